@@ -1,0 +1,33 @@
+# Two commands set everything up on a fresh machine: `make mnist` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+
+.PHONY: test mnist bench lint clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+$(VENV)/.dev: $(PY) pyproject.toml
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $@
+
+$(VENV)/.mnist: $(PY) pyproject.toml
+	$(PY) -m pip install --quiet -e ".[mnist]"
+	touch $@
+
+test: $(VENV)/.dev
+	$(PY) -m pytest --cov=tinygrad_edu --cov-report=term $(PYTEST_ARGS)
+
+mnist: $(VENV)/.mnist
+	$(PY) -m tinygrad_edu train --out runs/mnist/model.npz
+
+bench: $(VENV)/.dev
+	$(PY) -m benchmarks.run
+
+lint: $(VENV)/.dev
+	$(PY) -m ruff check tinygrad_edu tests examples benchmarks
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache .hypothesis .coverage
