@@ -1,0 +1,124 @@
+"""The reverse-mode sweep behind ``Tensor.backward``: order the graph, seed, walk it backwards, accumulate.
+
+The recorded graph runs from leaves (tensors the user made) through op outputs to the loss. Each
+op output knows its node (the Function instance that made it) and the node knows its inputs. To
+push gradients from the loss back to the leaves we visit every op output *after* all the tensors
+that consumed it, i.e. in reverse topological order, so that when we reach a tensor its gradient
+is complete: the sum of what every consumer sent it (the multivariate chain rule).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .function import _state, check_anomaly
+from .tensor import Tensor
+
+FREED = ("this part of the graph was already used by a backward pass, which freed the arrays it saved; "
+         "call backward(retain_graph=True) the first time to backpropagate through it again")
+
+
+def topological_order(root: Tensor) -> list:
+    """Every op output that ``root`` depends on (root included), each listed after all of its inputs.
+
+    Iterative depth-first search with an explicit stack, so a chain of 100 000 ops needs no
+    recursion: a tensor is appended once all of its inputs have been appended (post-order).
+    """
+    order, visited = [], set()
+    stack = [(root, False)]
+    while stack:
+        tensor, inputs_done = stack.pop()
+        if inputs_done:
+            order.append(tensor)
+            continue
+        if id(tensor) in visited or tensor._node is None:
+            continue
+        visited.add(id(tensor))
+        node = tensor._node
+        if node.saved is None:
+            raise RuntimeError(f"backward through {type(node).__name__}: {FREED}")
+        stack.append((tensor, True))
+        for parent in node.inputs:
+            if parent._node is not None and id(parent) not in visited:
+                stack.append((parent, False))
+    return order
+
+
+def _seed(root: Tensor, grad) -> np.ndarray:
+    """dL/dL: ones for a one-element loss, else the caller's ``grad`` (the vector in a vector-Jacobian product)."""
+    if grad is None:
+        if root.data.size != 1:
+            raise RuntimeError(
+                f"backward() without a grad argument needs a one-element tensor, but this one has shape "
+                f"{root.shape}; call .sum() or .mean() first, or pass backward(grad) with that shape"
+            )
+        return np.ones_like(root.data)
+    grad = np.asarray(grad.data if isinstance(grad, Tensor) else grad, dtype=root.dtype)
+    if grad.shape != root.shape:
+        raise ValueError(f"backward(grad): grad has shape {grad.shape} but the tensor has shape {root.shape}")
+    return grad
+
+
+def _accumulate_into_leaf(leaf: Tensor, grad: np.ndarray, owned: bool):
+    """leaf.grad += grad (created on first use). An array the engine does not own is copied first."""
+    if leaf.grad is None:
+        leaf.grad = Tensor._from_op(grad if owned else grad.copy(), None)
+    else:
+        leaf.grad.data += grad
+
+
+def backward(root: Tensor, grad=None, retain_graph: bool = False):
+    """Accumulate d root / d leaf into ``leaf.grad`` for every leaf that requires grad.
+
+    ``grads`` maps each pending tensor to the sum of the gradients its consumers have sent so far;
+    ``owned`` holds the ones this function allocated itself and may therefore add into in place.
+    Without ``retain_graph`` each node drops its saved arrays and its inputs as soon as it is used,
+    so the graph's memory is released during the sweep.
+    """
+    if not root.requires_grad:
+        raise RuntimeError("backward() on a tensor that does not require grad: no input of the computation "
+                           "had requires_grad=True (or it ran inside no_grad)")
+    seed = _seed(root, grad)
+    if root._node is None:
+        _accumulate_into_leaf(root, seed, owned=False)
+        return
+    anomaly = _state["anomaly"]
+    grads, owned = {id(root): seed}, set()
+    for tensor in reversed(topological_order(root)):
+        g = grads.pop(id(tensor), None)
+        if g is None:  # nothing downstream sent a gradient here
+            continue
+        owned.discard(id(tensor))
+        if tensor._retains_grad:
+            tensor.grad = Tensor._from_op(g.copy(), None)
+        node = tensor._node
+        input_grads = node.backward(node, g)
+        if not isinstance(input_grads, tuple):
+            input_grads = (input_grads,)
+        for parent, pg in zip(node.inputs, input_grads):
+            if pg is None or not parent.requires_grad:
+                continue
+            if type(pg) is not np.ndarray or pg.dtype != parent.data.dtype:
+                pg = np.asarray(pg, dtype=parent.data.dtype)
+            if pg.shape != parent.data.shape:
+                raise RuntimeError(f"{type(node).__name__}.backward returned a gradient of shape {pg.shape} "
+                                   f"for an input of shape {parent.data.shape}")
+            if anomaly:
+                check_anomaly(node, pg, "backward")
+            # A fresh array (not g passed through, not a view) belongs to the engine alone.
+            fresh = pg is not g and pg.base is None and sum(x is pg for x in input_grads) == 1
+            if parent._node is None:
+                _accumulate_into_leaf(parent, pg, fresh)
+                continue
+            key = id(parent)
+            if key not in grads:
+                grads[key] = pg
+                if fresh:
+                    owned.add(key)
+            elif key in owned:
+                grads[key] += pg
+            else:
+                grads[key] = grads[key] + pg
+                owned.add(key)
+        if not retain_graph:
+            node.saved, node.inputs = None, ()

@@ -1,0 +1,172 @@
+"""Function: the unit of differentiation, and the graph node it leaves behind.
+
+A primitive is a subclass of :class:`Function` with two static methods on plain NumPy arrays::
+
+    class Square(Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return x * x
+
+        @staticmethod
+        def backward(ctx, grad_output):
+            (x,) = ctx.saved
+            return 2 * x * grad_output       # d(x^2)/dx = 2x, times the incoming gradient
+
+    y = Square.apply(t)                      # t a Tensor; y records Square as its creator
+
+``apply`` runs ``forward`` and, when any input requires grad (and grad mode is on), keeps the instance
+as ``y``'s graph node: it remembers the input tensors and whatever ``forward`` saved, so that
+``Tensor.backward`` can later call ``backward`` with the gradient of the loss with respect to ``y``
+and receive one gradient per input (``None`` where an input needs none).
+
+The ctx *is* the node: the same object holds the saved arrays, the inputs and the Function's
+``backward``. This is the shape of ``torch.autograd.Function`` and of minitorch.
+"""
+
+from __future__ import annotations
+
+import traceback
+
+import numpy as np
+
+from .tensor import Tensor
+
+_state = {"grad_enabled": True, "anomaly": False}
+
+
+class no_grad:
+    """Context manager (and decorator) inside which no graph is recorded.
+
+    >>> import tinygrad_edu as tg
+    >>> x = tg.Tensor([1.0, 2.0], requires_grad=True)
+    >>> with tg.no_grad():
+    ...     y = x * 2
+    >>> y.requires_grad
+    False
+    """
+
+    def __enter__(self):
+        self._previous = _state["grad_enabled"]
+        _state["grad_enabled"] = False
+
+    def __exit__(self, *exc):
+        _state["grad_enabled"] = self._previous
+
+    def __call__(self, fn):
+        def wrapper(*args, **kwargs):
+            with no_grad():
+                return fn(*args, **kwargs)
+
+        wrapper.__name__, wrapper.__doc__ = fn.__name__, fn.__doc__
+        return wrapper
+
+
+def is_grad_enabled() -> bool:
+    """True unless inside ``no_grad``."""
+    return _state["grad_enabled"]
+
+
+class AnomalyError(FloatingPointError):
+    """Raised under ``detect_anomaly`` by the first op whose output or gradient holds nan/inf."""
+
+
+class detect_anomaly:
+    """Context manager: the first op whose forward output or backward gradient holds nan/inf raises.
+
+    The error names the op, the shapes of its inputs and output, and the line of user code that
+    created the op (recorded only while anomaly detection is on, since it costs a stack walk per op).
+
+    >>> import numpy as np, tinygrad_edu as tg
+    >>> x = tg.Tensor(np.array([-1.0]), requires_grad=True)
+    >>> with tg.detect_anomaly():
+    ...     x.log()
+    Traceback (most recent call last):
+    ...
+    tinygrad_edu.function.AnomalyError: Log forward produced nan/inf: ...
+    """
+
+    def __enter__(self):
+        self._previous = _state["anomaly"]
+        _state["anomaly"] = True
+        return self
+
+    def __exit__(self, *exc):
+        _state["anomaly"] = self._previous
+
+
+def _user_frame() -> str:
+    """'file:line in function: code' of the innermost frame outside this package."""
+    package_dir = __file__.rsplit("/", 1)[0]
+    for frame in reversed(traceback.extract_stack()):
+        if not frame.filename.startswith(package_dir):
+            return f"{frame.filename}:{frame.lineno} in {frame.name}: {frame.line}"
+    return "<unknown>"
+
+
+def _has_nonfinite(array) -> bool:
+    return array is not None and array.dtype.kind == "f" and not np.isfinite(array).all()
+
+
+def check_anomaly(node, array, stage: str):
+    """Raise AnomalyError if ``array`` (a forward output or a gradient) holds nan/inf."""
+    if _has_nonfinite(array):
+        shapes = ", ".join(str(t.shape) for t in node.inputs) if node.inputs else "?"
+        raise AnomalyError(
+            f"{type(node).__name__} {stage} produced nan/inf: input shapes ({shapes}), "
+            f"result shape {array.shape}; op created at {getattr(node, 'created_at', '<unknown>')}"
+        )
+
+
+class Function:
+    """Base class of every differentiable primitive (see the module docstring for an example).
+
+    Subclasses define ``forward(ctx, *arrays, **options) -> array`` and
+    ``backward(ctx, grad_output) -> array | tuple`` as static methods. Inside them ``ctx`` offers:
+
+    - ``ctx.save_for_backward(*arrays)`` / ``ctx.saved``: the arrays backward needs (and only those);
+    - ``ctx.needs_input_grad``: one bool per input, so backward can skip gradients nobody wants;
+    - any attribute you set on it (``ctx.axis = axis``).
+
+    ``backward`` must return new arrays, ``grad_output`` itself, or views of ``grad_output``; the
+    engine then knows which gradients it may add into in place.
+    """
+
+    inputs: tuple = ()
+    saved: tuple | None = ()
+    needs_input_grad: tuple = ()
+
+    def save_for_backward(self, *arrays):
+        self.saved = arrays
+
+    @staticmethod
+    def forward(ctx, *arrays, **options):
+        raise NotImplementedError
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        raise NotImplementedError
+
+    @classmethod
+    def apply(cls, *inputs, **options):
+        """Run ``forward`` on the inputs' arrays; record the node when a gradient will be needed."""
+        ctx = cls()
+        inputs = tuple(t if isinstance(t, Tensor) else Tensor(t) for t in inputs)
+        needs = tuple(t.requires_grad for t in inputs)
+        record = _state["grad_enabled"] and True in needs
+        ctx.needs_input_grad = needs
+        out = cls.forward(ctx, *[t.data for t in inputs], **options)
+        if record:
+            ctx.inputs = inputs
+            if _state["anomaly"]:
+                ctx.created_at = _user_frame()
+                check_anomaly(ctx, out, "forward")
+            return Tensor._from_op(out, ctx)
+        if _state["anomaly"]:
+            ctx.inputs = inputs
+            ctx.created_at = _user_frame()
+            check_anomaly(ctx, out, "forward")
+        return Tensor._from_op(out, None)
+
+    def __repr__(self):
+        return f"<{type(self).__name__} node>"

@@ -1,0 +1,431 @@
+"""The primitives: every derivative in tinygrad_edu is written in this file and nowhere else.
+
+Each class is one differentiable operation on NumPy arrays. ``forward`` computes the value;
+``backward`` receives ``g``, the gradient of the final scalar loss L with respect to this op's
+output, and returns the gradient of L with respect to each input (the vector-Jacobian product
+``g^T J``). Its docstring derives that product. Everything else -- subtraction, division, mean,
+log_softmax, every loss and layer -- is a composition of these, so it is differentiated for free.
+
+Notation in the derivations: x, y inputs; z the output; g = dL/dz; sums run over the axes named.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .function import Function
+
+
+def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
+    """Sum ``grad`` back to ``shape``: the adjoint of NumPy broadcasting.
+
+    Broadcasting copies an input along new leading axes and along its size-1 axes, so each input
+    element feeds many output elements; the chain rule adds up their gradients. No copy is made
+    when the shapes already agree.
+
+    >>> unbroadcast(np.ones((4, 2, 3)), (2, 1)).tolist()
+    [[12.0], [12.0]]
+    """
+    if grad.shape == shape:
+        return grad
+    lead = grad.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(i + lead for i, n in enumerate(shape) if n == 1 and grad.shape[i + lead] != 1)
+    summed = grad.sum(axis=axes, keepdims=True) if axes else grad
+    return summed.reshape(shape)
+
+
+def _broadcast_error(op: str, *arrays) -> ValueError:
+    shapes = " and ".join(str(a.shape) for a in arrays)
+    return ValueError(f"{op}: operands with shapes {shapes} cannot be broadcast together")
+
+
+# ---------------------------------------------------------------------------------------------
+# elementwise binary
+# ---------------------------------------------------------------------------------------------
+
+
+class Add(Function):
+    """z = x + y (broadcasting).  dz/dx = 1, dz/dy = 1, so both receive g, summed to their shape."""
+
+    @staticmethod
+    def forward(ctx, x, y):
+        ctx.shapes = (x.shape, y.shape)
+        try:
+            return x + y
+        except ValueError:
+            raise _broadcast_error("add", x, y) from None
+
+    @staticmethod
+    def backward(ctx, g):
+        x_shape, y_shape = ctx.shapes
+        return (unbroadcast(g, x_shape) if ctx.needs_input_grad[0] else None,
+                unbroadcast(g, y_shape) if ctx.needs_input_grad[1] else None)
+
+
+class Mul(Function):
+    """z = x * y (broadcasting).  dz/dx = y, dz/dy = x:  dL/dx = g * y, dL/dy = g * x."""
+
+    @staticmethod
+    def forward(ctx, x, y):
+        ctx.save_for_backward(x, y)
+        try:
+            return x * y
+        except ValueError:
+            raise _broadcast_error("mul", x, y) from None
+
+    @staticmethod
+    def backward(ctx, g):
+        x, y = ctx.saved
+        return (unbroadcast(g * y, x.shape) if ctx.needs_input_grad[0] else None,
+                unbroadcast(g * x, y.shape) if ctx.needs_input_grad[1] else None)
+
+
+class Pow(Function):
+    """z = x ** p for a constant number p.  dz/dx = p * x**(p-1):  dL/dx = g * p * x**(p-1)."""
+
+    @staticmethod
+    def forward(ctx, x, exponent):
+        ctx.save_for_backward(x)
+        ctx.exponent = exponent
+        return x ** exponent
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved
+        p = ctx.exponent
+        if p == 2:
+            return g * (2 * x)
+        return g * (p * x ** (p - 1))
+
+
+# ---------------------------------------------------------------------------------------------
+# elementwise unary
+# ---------------------------------------------------------------------------------------------
+
+
+class Exp(Function):
+    """z = e^x.  dz/dx = e^x = z, so backward reuses the output:  dL/dx = g * z."""
+
+    @staticmethod
+    def forward(ctx, x):
+        z = np.exp(x)
+        ctx.save_for_backward(z)
+        return z
+
+    @staticmethod
+    def backward(ctx, g):
+        (z,) = ctx.saved
+        return g * z
+
+
+class Log(Function):
+    """z = ln x.  dz/dx = 1/x:  dL/dx = g / x."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return np.log(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved
+        return g / x
+
+
+class Abs(Function):
+    """z = |x|.  dz/dx = sign(x) (0 at the kink x = 0, as in PyTorch):  dL/dx = g * sign(x)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return np.abs(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved
+        return g * np.sign(x)
+
+
+class ReLU(Function):
+    """z = max(x, 0).  dz/dx = 1 where x > 0, else 0:  dL/dx = g * [z > 0]."""
+
+    @staticmethod
+    def forward(ctx, x):
+        z = np.maximum(x, 0)
+        ctx.save_for_backward(z)
+        return z
+
+    @staticmethod
+    def backward(ctx, g):
+        (z,) = ctx.saved
+        return g * (z > 0)
+
+
+class LeakyReLU(Function):
+    """z = x if x > 0 else a*x.  dz/dx = 1 where x > 0, else a:  dL/dx = g * where(x > 0, 1, a)."""
+
+    @staticmethod
+    def forward(ctx, x, negative_slope):
+        positive = x > 0
+        ctx.save_for_backward(positive)
+        ctx.slope = negative_slope
+        return np.where(positive, x, x * np.asarray(negative_slope, dtype=x.dtype))
+
+    @staticmethod
+    def backward(ctx, g):
+        (positive,) = ctx.saved
+        return np.where(positive, g, g * np.asarray(ctx.slope, dtype=g.dtype))
+
+
+class Clip(Function):
+    """z = min(max(x, lo), hi).  dz/dx = 1 strictly inside (lo, hi), 0 where clipped:  g * [lo < x < hi]."""
+
+    @staticmethod
+    def forward(ctx, x, lo, hi):
+        ctx.save_for_backward(x)
+        ctx.bounds = (lo, hi)
+        return np.clip(x, lo, hi)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved
+        lo, hi = ctx.bounds
+        inside = np.ones(x.shape, dtype=bool)
+        if lo is not None:
+            inside &= x > lo
+        if hi is not None:
+            inside &= x < hi
+        return g * inside
+
+
+class Sigmoid(Function):
+    """z = 1 / (1 + e^-x).  dz/dx = z (1 - z):  dL/dx = g * z * (1 - z).
+
+    Forward uses e = e^-|x| <= 1, which never overflows: z = 1/(1+e) for x >= 0 and e/(1+e) for x < 0.
+    """
+
+    @staticmethod
+    def forward(ctx, x):
+        e = np.exp(-np.abs(x))
+        z = np.where(x >= 0, 1, e) / (1 + e)
+        ctx.save_for_backward(z)
+        return z
+
+    @staticmethod
+    def backward(ctx, g):
+        (z,) = ctx.saved
+        return g * z * (1 - z)
+
+
+class Tanh(Function):
+    """z = tanh x.  dz/dx = 1 - tanh^2 x = 1 - z^2:  dL/dx = g * (1 - z^2)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        z = np.tanh(x)
+        ctx.save_for_backward(z)
+        return z
+
+    @staticmethod
+    def backward(ctx, g):
+        (z,) = ctx.saved
+        return g * (1 - z * z)
+
+
+class Softmax(Function):
+    """s_i = e^{x_i} / sum_j e^{x_j} along ``axis``.
+
+    Jacobian: ds_i/dx_k = s_i (delta_ik - s_k). Its vector product never needs the n x n matrix:
+    dL/dx_k = sum_i g_i s_i (delta_ik - s_k) = s_k (g_k - sum_i g_i s_i),
+    i.e.  dL/dx = s * (g - sum(g * s, axis)).  Forward subtracts the max first: softmax is unchanged
+    by a constant shift, and the largest exponent becomes e^0 = 1, so nothing overflows.
+    """
+
+    @staticmethod
+    def forward(ctx, x, axis):
+        e = np.exp(x - x.max(axis=axis, keepdims=True))
+        s = e / e.sum(axis=axis, keepdims=True)
+        ctx.save_for_backward(s)
+        ctx.axis = axis
+        return s
+
+    @staticmethod
+    def backward(ctx, g):
+        (s,) = ctx.saved
+        return s * (g - (g * s).sum(axis=ctx.axis, keepdims=True))
+
+
+# ---------------------------------------------------------------------------------------------
+# reductions
+# ---------------------------------------------------------------------------------------------
+
+
+def _normalize_axis(axis, ndim):
+    """``axis`` (None, int or tuple, negatives allowed) as a sorted tuple of non-negative ints."""
+    if axis is None:
+        return tuple(range(ndim))
+    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    for a in axes:
+        if not -ndim <= a < ndim:
+            raise ValueError(f"axis {a} is out of range for a tensor with {ndim} dimensions")
+    normalized = sorted(int(a) % ndim for a in axes)
+    if len(set(normalized)) != len(normalized):
+        raise ValueError(f"axis {axis} names the same axis twice")
+    return tuple(normalized)
+
+
+def _expand_reduced(g, axes, keepdims):
+    """View ``g`` (the gradient of a reduction's output) with the reduced axes restored as size 1."""
+    return g if keepdims or not axes else np.expand_dims(g, axes)
+
+
+class Sum(Function):
+    """z = sum of x over ``axis``.  dz/dx_i = 1 for every summed element: x's gradient is g copied
+    (broadcast) along the summed axes."""
+
+    @staticmethod
+    def forward(ctx, x, axis, keepdims):
+        ctx.shape = x.shape
+        ctx.axes = _normalize_axis(axis, x.ndim)
+        ctx.keepdims = keepdims
+        return np.asarray(x.sum(axis=ctx.axes, keepdims=keepdims))
+
+    @staticmethod
+    def backward(ctx, g):
+        g = _expand_reduced(g, ctx.axes, ctx.keepdims)
+        return np.broadcast_to(g, ctx.shape)
+
+
+class Max(Function):
+    """z = max of x over ``axis``.  dz/dx_i = 1/k for each of the k elements equal to the max
+    (the gradient is split evenly among ties, as in PyTorch), 0 elsewhere."""
+
+    @staticmethod
+    def forward(ctx, x, axis, keepdims):
+        axes = _normalize_axis(axis, x.ndim)
+        if x.size == 0:
+            raise ValueError(f"max: cannot reduce an empty tensor of shape {x.shape}")
+        z = np.asarray(x.max(axis=axes, keepdims=True))
+        ctx.save_for_backward(x, z)
+        ctx.axes, ctx.keepdims = axes, keepdims
+        return z if keepdims else np.squeeze(z, axis=axes)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, z = ctx.saved
+        is_max = x == z
+        share = is_max / is_max.sum(axis=ctx.axes, keepdims=True).astype(x.dtype)
+        return _expand_reduced(g, ctx.axes, ctx.keepdims) * share
+
+
+# ---------------------------------------------------------------------------------------------
+# linear algebra
+# ---------------------------------------------------------------------------------------------
+
+
+class MatMul(Function):
+    """z = x @ y with NumPy's rules (1-D operands, batched N-D operands broadcast over leading axes).
+
+    For matrices z_ij = sum_k x_ik y_kj, so dL/dx_ik = sum_j g_ij y_kj and dL/dy_kj = sum_i x_ik g_ij:
+        dL/dx = g @ y^T,   dL/dy = x^T @ g.
+    A 1-D x is a row (1, n) and a 1-D y a column (n, 1) whose added axis is dropped from z; batch
+    axes that were broadcast are summed back by ``unbroadcast``.
+    """
+
+    @staticmethod
+    def forward(ctx, x, y):
+        ctx.save_for_backward(x, y)
+        if x.ndim == 0 or y.ndim == 0:
+            raise ValueError(f"matmul: operands must be at least 1-D, got shapes {x.shape} and {y.shape}")
+        if x.shape[-1] != y.shape[0 if y.ndim == 1 else -2]:
+            raise ValueError(
+                f"matmul: shapes {x.shape} and {y.shape} do not align: x has {x.shape[-1]} columns "
+                f"but y has {y.shape[0 if y.ndim == 1 else -2]} rows"
+            )
+        try:
+            return np.matmul(x, y)
+        except ValueError:
+            raise _broadcast_error("matmul (batch axes)", x, y) from None
+
+    @staticmethod
+    def backward(ctx, g):
+        x, y = ctx.saved
+        need_x, need_y = ctx.needs_input_grad
+        if x.ndim == 2 and y.ndim == 2:  # the common case, without reshaping
+            return (g @ y.T if need_x else None), (x.T @ g if need_y else None)
+        x2 = x[None, :] if x.ndim == 1 else x
+        y2 = y[:, None] if y.ndim == 1 else y
+        if x.ndim == 1:
+            g = np.expand_dims(g, -2)
+        if y.ndim == 1:
+            g = np.expand_dims(g, -1)
+        gx = gy = None
+        if need_x:
+            gx = unbroadcast(np.matmul(g, np.swapaxes(y2, -1, -2)), x2.shape).reshape(x.shape)
+        if need_y:
+            gy = unbroadcast(np.matmul(np.swapaxes(x2, -1, -2), g), y2.shape).reshape(y.shape)
+        return gx, gy
+
+
+# ---------------------------------------------------------------------------------------------
+# shape and indexing: gradients are moved back, never changed
+# ---------------------------------------------------------------------------------------------
+
+
+class Reshape(Function):
+    """z = x viewed with a new shape.  Each element keeps its value, so dL/dx = g reshaped back."""
+
+    @staticmethod
+    def forward(ctx, x, shape):
+        ctx.shape = x.shape
+        try:
+            return x.reshape(shape)
+        except ValueError:
+            raise ValueError(f"reshape: cannot reshape a tensor of shape {x.shape} ({x.size} elements) "
+                             f"into shape {tuple(shape)}") from None
+
+    @staticmethod
+    def backward(ctx, g):
+        return g.reshape(ctx.shape)
+
+
+class Transpose(Function):
+    """z = x with its axes permuted by ``axes``.  dL/dx = g permuted by the inverse permutation."""
+
+    @staticmethod
+    def forward(ctx, x, axes):
+        ctx.axes = axes
+        return np.transpose(x, axes)
+
+    @staticmethod
+    def backward(ctx, g):
+        return np.transpose(g, None if ctx.axes is None else np.argsort(ctx.axes))
+
+
+def _is_basic_index(index) -> bool:
+    """True for indices made of ints, slices, None and Ellipsis only (no element is picked twice)."""
+    parts = index if isinstance(index, tuple) else (index,)
+    return all(isinstance(p, (int, np.integer, slice)) or p is None or p is Ellipsis for p in parts)
+
+
+class GetItem(Function):
+    """z = x[index].  Each picked element passes its gradient back to where it came from:
+    dL/dx = zeros with g scattered into x[index]. With integer-array indices the same element can be
+    picked several times; ``np.add.at`` adds (rather than overwrites) its gradients."""
+
+    @staticmethod
+    def forward(ctx, x, index):
+        ctx.shape, ctx.dtype, ctx.index = x.shape, x.dtype, index
+        try:
+            return np.asarray(x[index])
+        except IndexError as err:
+            raise IndexError(f"index {index!r} is invalid for a tensor of shape {x.shape}: {err}") from None
+
+    @staticmethod
+    def backward(ctx, g):
+        grad = np.zeros(ctx.shape, dtype=ctx.dtype)
+        if _is_basic_index(ctx.index):
+            grad[ctx.index] = g
+        else:
+            np.add.at(grad, ctx.index, g)
+        return grad
