@@ -12,7 +12,8 @@
 from .tensor import Tensor
 from .function import Function, detect_anomaly, is_grad_enabled, no_grad, AnomalyError
 from .gradcheck import GradcheckError, gradcheck
+from . import viz
 
 __all__ = ["Tensor", "Function", "no_grad", "is_grad_enabled", "detect_anomaly", "AnomalyError",
-           "gradcheck", "GradcheckError"]
+           "gradcheck", "GradcheckError", "viz"]
 __version__ = "0.1.0"

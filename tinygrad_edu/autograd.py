@@ -67,13 +67,17 @@ def _accumulate_into_leaf(leaf: Tensor, grad: np.ndarray, owned: bool):
         leaf.grad.data += grad
 
 
-def backward(root: Tensor, grad=None, retain_graph: bool = False):
+def backward(root: Tensor, grad=None, retain_graph: bool = False, visit=None):
     """Accumulate d root / d leaf into ``leaf.grad`` for every leaf that requires grad.
 
     ``grads`` maps each pending tensor to the sum of the gradients its consumers have sent so far;
     ``owned`` holds the ones this function allocated itself and may therefore add into in place.
     Without ``retain_graph`` each node drops its saved arrays and its inputs as soon as it is used,
     so the graph's memory is released during the sweep.
+
+    ``visit``, if given, is called as ``visit(node, grad_output, input_grads)`` for every node the sweep
+    runs, in sweep order, before the node is freed; ``tinygrad_edu.viz.trace_backward`` uses it to
+    watch the sweep without repeating it.
     """
     if not root.requires_grad:
         raise RuntimeError("backward() on a tensor that does not require grad: no input of the computation "
@@ -95,6 +99,8 @@ def backward(root: Tensor, grad=None, retain_graph: bool = False):
         input_grads = node.backward(node, g)
         if not isinstance(input_grads, tuple):
             input_grads = (input_grads,)
+        if visit is not None:
+            visit(node, g, input_grads)
         for parent, pg in zip(node.inputs, input_grads):
             if pg is None or not parent.requires_grad:
                 continue

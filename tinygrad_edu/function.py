@@ -26,6 +26,7 @@ The ctx *is* the node: the same object holds the saved arrays, the inputs and th
 
 from __future__ import annotations
 
+import os
 import traceback
 
 import numpy as np
@@ -97,11 +98,14 @@ class detect_anomaly:
 
 def _user_frame() -> str:
     """'file:line in function: code' of the innermost frame outside this package."""
-    package_dir = __file__.rsplit("/", 1)[0]
+    package_dir = os.path.dirname(os.path.abspath(__file__)) + os.sep  # any OS; not a sibling like tinygrad_edu_x/
     for frame in reversed(traceback.extract_stack()):
         if not frame.filename.startswith(package_dir):
             return f"{frame.filename}:{frame.lineno} in {frame.name}: {frame.line}"
     return "<unknown>"
+
+
+_NOT_RECORDED = "an unrecorded place (the forward pass ran outside detect_anomaly; run it inside to see the line)"
 
 
 def _has_nonfinite(array) -> bool:
@@ -114,7 +118,7 @@ def check_anomaly(node, array, stage: str):
         shapes = ", ".join(str(t.shape) for t in node.inputs) if node.inputs else "?"
         raise AnomalyError(
             f"{type(node).__name__} {stage} produced nan/inf: input shapes ({shapes}), "
-            f"result shape {array.shape}; op created at {getattr(node, 'created_at', '<unknown>')}"
+            f"result shape {array.shape}; op created at {getattr(node, 'created_at', _NOT_RECORDED)}"
         )
 
 

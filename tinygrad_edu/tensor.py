@@ -97,6 +97,12 @@ class Tensor:
             extra += ", requires_grad=True"
         return f"Tensor({body}{extra})"
 
+    def _repr_svg_(self):
+        """Jupyter shows an op output as its recorded graph (None, so the text repr, without Graphviz)."""
+        from . import viz
+
+        return viz._repr_svg(self)
+
     # ---- autograd controls --------------------------------------------------------------------
     def requires_grad_(self, flag=True):
         """Mark this leaf as a variable whose gradient ``backward`` should accumulate into ``.grad``."""

@@ -1,0 +1,271 @@
+"""Seeing the inside: the recorded graph as Graphviz DOT text or a picture, and a trace of the backward sweep.
+
+Every op output remembers its graph node (``tensor.grad_fn``) and every node remembers its inputs,
+so the whole computation behind a tensor can be drawn: tensor boxes (shape, dtype, and after a
+backward the gradient's norm) joined through op ellipses (the Function's name).
+
+>>> import tinygrad_edu as tg
+>>> x = tg.Tensor([1.0, 2.0], requires_grad=True)
+>>> loss = (x * x).sum()
+>>> print(to_dot(loss, names={"x": x}))
+digraph tinygrad_edu {
+  node [fontname="Helvetica", fontsize=11];
+  t0 [shape=box, style=filled, fillcolor="#cfe2ff", label="x (parameter)\\n(2,) float32"];
+  op0 [shape=ellipse, style=filled, fillcolor="#eeeeee", label="Mul"];
+  t1 [shape=box, label="(2,) float32"];
+  op1 [shape=ellipse, style=filled, fillcolor="#eeeeee", label="Sum"];
+  t2 [shape=box, style=filled, fillcolor="#ffe0b2", label="output\\n() float32\\nvalue 5"];
+  t0 -> op0;
+  t0 -> op0;
+  op0 -> t1;
+  t1 -> op1;
+  op1 -> t2;
+}
+
+``trace_backward(loss)`` runs the backward sweep and reports each node as the engine visits it:
+
+>>> steps = trace_backward(loss)
+step  op   output  inputs      |grad| passed to each input
+   1  Sum  ()      (2,)        1.414
+   2  Mul  (2,)    (2,), (2,)  2.236, 2.236
+>>> x.grad.tolist()
+[2.0, 4.0]
+
+``x * x`` uses x twice, so two arrows leave ``x`` and Mul passes it a gradient along each, x itself
+(norm sqrt(5) = 2.236) each time; the engine adds the two: x.grad = 2x.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import autograd
+from .tensor import Tensor
+from .viz_plots import plot_digit_grid, plot_training_curves
+
+__all__ = ["to_dot", "render", "trace_backward", "BackwardStep", "GraphvizNotFoundError",
+           "plot_training_curves", "plot_digit_grid"]
+
+_FORMATS = ("svg", "png", "pdf")
+_REPR_MAX_TENSORS = 400  # beyond this a notebook shows the plain repr rather than wait for dot
+_COLORS = {"parameter": "#cfe2ff", "leaf": "#f5f5f5", "output": "#ffe0b2", "op": "#eeeeee"}
+
+
+class GraphvizNotFoundError(RuntimeError):
+    """``render`` needs Graphviz's ``dot`` program and it is not installed."""
+
+
+# ---- the graph as DOT text ------------------------------------------------------------------
+
+
+def _tensors_in_order(root: Tensor) -> list:
+    """Every tensor ``root`` was computed from, leaves included, each after its inputs.
+
+    The same iterative post-order walk as ``autograd.topological_order``, but it also lists leaves
+    and does not stop at nodes a backward has already freed (it draws them as freed instead).
+    """
+    order, seen = [], set()
+    stack = [(root, False)]
+    while stack:
+        tensor, inputs_done = stack.pop()
+        if inputs_done:
+            order.append(tensor)
+            continue
+        if id(tensor) in seen:
+            continue
+        seen.add(id(tensor))
+        stack.append((tensor, True))
+        if tensor._node is not None:
+            stack.extend((parent, False) for parent in reversed(tensor._node.inputs) if id(parent) not in seen)
+    return order
+
+
+def _quote(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+def _tensor_label(tensor: Tensor, role: str, name: str | None, show_grad: bool) -> str:
+    title = name if role == "intermediate" else (f"{name} ({role})" if name else role)
+    lines = [title] if title else []
+    lines.append(f"{tensor.shape} {tensor.dtype}")
+    if tensor.data.size == 1:
+        lines.append(f"value {tensor.data.item():.4g}")
+    if show_grad and tensor.grad is not None:
+        lines.append(f"|grad| {np.linalg.norm(tensor.grad.data):.4g}")
+    return "\n".join(lines)
+
+
+def _role(tensor: Tensor, root: Tensor) -> str:
+    if tensor is root:
+        return "output"
+    if tensor._node is None:
+        return "parameter" if tensor.requires_grad else "leaf"
+    return "intermediate"
+
+
+def _dot_from_order(order: list, show_grad: bool, names: dict | None) -> str:
+    root = order[-1]
+    name_of = {id(t): n for n, t in (names or {}).items()}
+    tensor_id = {id(t): f"t{i}" for i, t in enumerate(order)}
+    lines = ["digraph tinygrad_edu {", '  node [fontname="Helvetica", fontsize=11];']
+    edges = []
+    for i, tensor in enumerate(order):
+        node = tensor._node
+        if node is not None:
+            op = f"op{sum(1 for t in order[:i] if t._node is not None)}"
+            label = type(node).__name__ + ("\n(freed by backward)" if node.saved is None else "")
+            lines.append(f'  {op} [shape=ellipse, style=filled, fillcolor="{_COLORS["op"]}", label={_quote(label)}];')
+            edges += [f"  {tensor_id[id(parent)]} -> {op};" for parent in node.inputs]
+            edges.append(f"  {op} -> {tensor_id[id(tensor)]};")
+        role = _role(tensor, root)
+        style = "" if role == "intermediate" else f', style=filled, fillcolor="{_COLORS[role]}"'
+        label = _tensor_label(tensor, role, name_of.get(id(tensor)), show_grad)
+        lines.append(f"  {tensor_id[id(tensor)]} [shape=box{style}, label={_quote(label)}];")
+    return "\n".join(lines + edges + ["}"])
+
+
+def to_dot(tensor: Tensor, show_grad: bool = True, names: dict | None = None) -> str:
+    """The graph recorded behind ``tensor`` as Graphviz DOT text.
+
+    Tensors are boxes labelled with shape and dtype (one-element tensors also with their value):
+    ``parameter`` marks a leaf with ``requires_grad=True`` (gradients accumulate into it), ``leaf``
+    a constant input, ``output`` the tensor you passed. Ops are ellipses named after their Function.
+    With ``show_grad``, every tensor holding a ``.grad`` (leaves after backward, intermediates after
+    ``retain_grad()``) shows the gradient's Euclidean norm. ``names`` maps labels to tensors,
+    e.g. ``names={"w1": w1}``.
+
+    A plain ``backward()`` frees the graph as it goes (op nodes drop their inputs), so to draw a graph
+    with its gradients call ``backward(retain_graph=True)``; otherwise the freed nodes are marked.
+    Paste the text into any Graphviz viewer, or call :func:`render`.
+    """
+    if not isinstance(tensor, Tensor):
+        raise TypeError(f"to_dot expects a Tensor, got {type(tensor).__name__}")
+    return _dot_from_order(_tensors_in_order(tensor), show_grad, names)
+
+
+# ---- rendering with Graphviz ----------------------------------------------------------------
+
+
+def _dot_program() -> str:
+    dot = shutil.which("dot")
+    if dot is None:
+        raise GraphvizNotFoundError(
+            "rendering needs the Graphviz 'dot' program, which is not on PATH; install Graphviz "
+            "(Debian/Ubuntu: apt-get install graphviz; macOS: brew install graphviz; conda: conda install graphviz) "
+            "or use tinygrad_edu.viz.to_dot(tensor) and paste the text into a Graphviz viewer"
+        )
+    return dot
+
+
+def _run_dot(text: str, fmt: str, timeout: float | None = None) -> bytes:
+    result = subprocess.run([_dot_program(), f"-T{fmt}"], input=text.encode(), capture_output=True,
+                            timeout=timeout, check=False)
+    if result.returncode != 0:
+        raise RuntimeError(f"Graphviz 'dot -T{fmt}' failed: {result.stderr.decode(errors='replace').strip()}")
+    return result.stdout
+
+
+def render(tensor: Tensor, path, show_grad: bool = True, names: dict | None = None) -> Path:
+    """Draw the graph behind ``tensor`` into ``path`` (``.svg``, ``.png`` or ``.pdf``) with Graphviz.
+
+    The picture is written to a temporary file beside ``path`` and renamed into place, so a failure
+    never leaves half a file. Raises :class:`GraphvizNotFoundError`, saying how to install it, when
+    the ``dot`` program is missing.
+    """
+    path = Path(path)
+    fmt = path.suffix.lower().lstrip(".")
+    if fmt not in _FORMATS:
+        raise ValueError(f"render: cannot tell the picture format from {str(path)!r}; "
+                         f"end the file name with one of {', '.join('.' + f for f in _FORMATS)}")
+    if not path.parent.is_dir():
+        raise FileNotFoundError(f"render: the folder {str(path.parent)!r} for {str(path)!r} does not exist")
+    picture = _run_dot(to_dot(tensor, show_grad, names), fmt)
+    partial = path.with_name(path.name + ".partial")
+    try:
+        partial.write_bytes(picture)
+        partial.replace(path)
+    finally:
+        partial.unlink(missing_ok=True)
+    return path
+
+
+def _repr_svg(tensor: Tensor):
+    """SVG of ``tensor``'s graph for Jupyter's rich display, or None to fall back to the text repr.
+
+    None for leaves (their values say more than a one-box graph), for very large graphs, and
+    whenever Graphviz is missing or fails: a display hook must never raise in a notebook.
+    """
+    if tensor._node is None or shutil.which("dot") is None:
+        return None
+    try:
+        order = _tensors_in_order(tensor)
+        if len(order) > _REPR_MAX_TENSORS:
+            return None
+        return _run_dot(_dot_from_order(order, True, None), "svg", timeout=10).decode()
+    except Exception:  # any failure of an optional display is reported as "no picture"
+        return None
+
+
+# ---- tracing the backward sweep -------------------------------------------------------------
+
+
+@dataclass
+class BackwardStep:
+    """One node of the backward sweep, in the order the engine ran it.
+
+    ``grad_norms[i]`` is the Euclidean norm of the gradient the node passed to its i-th input
+    (None where that input needs no gradient); ``output_grad_norm`` that of the gradient it received.
+    ``node`` is the graph node itself (its saved arrays are freed unless ``retain_graph``).
+    """
+
+    step: int
+    op: str
+    input_shapes: tuple
+    output_shape: tuple
+    grad_norms: tuple
+    output_grad_norm: float
+    node: object = field(repr=False, compare=False, default=None)
+
+
+def _norm(array) -> float:
+    return float(np.linalg.norm(np.asarray(array, dtype=np.float64)))
+
+
+def _format_steps(steps: list) -> str:
+    header = ("step", "op", "output", "inputs", "|grad| passed to each input")
+    rows = [(str(s.step), s.op, str(s.output_shape), ", ".join(str(shape) for shape in s.input_shapes),
+             ", ".join("-" if n is None else f"{n:.4g}" for n in s.grad_norms)) for s in steps]
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(4)]
+
+    def line(r):
+        return (f"{r[0]:>{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:<{widths[2]}}  {r[3]:<{widths[3]}}  {r[4]}").rstrip()
+
+    return "\n".join(line(r) for r in [header, *rows])
+
+
+def trace_backward(loss: Tensor, grad=None, retain_graph: bool = False, verbose: bool = True, file=None) -> list:
+    """Run ``loss.backward(grad, retain_graph)`` and return one :class:`BackwardStep` per node visited.
+
+    The steps come in the order the sweep visits the nodes: reverse topological order, each node
+    after every node that consumed its output, so its incoming gradient is complete when it runs.
+    With ``verbose`` (the default) the steps are also printed as a table to ``file`` (stdout).
+    The sweep itself is the engine's: ``autograd.backward`` calls back here once per node.
+    """
+    steps = []
+
+    def visit(node, grad_output, input_grads):
+        passed = tuple(None if g is None or not t.requires_grad else _norm(g)
+                       for t, g in zip(node.inputs, input_grads))
+        steps.append(BackwardStep(len(steps) + 1, type(node).__name__, tuple(t.shape for t in node.inputs),
+                                  grad_output.shape, passed, _norm(grad_output), node))
+
+    autograd.backward(loss, grad, retain_graph, visit=visit)
+    if verbose:
+        print(_format_steps(steps), file=file or sys.stdout)
+    return steps
