@@ -19,11 +19,15 @@ class GradcheckError(AssertionError):
     """Autograd and finite differences disagree; the message names the input, element and both values."""
 
 
-def _scalar(fn, inputs, projection):
+def _call(fn, inputs) -> Tensor:
     out = fn(*inputs)
     if not isinstance(out, Tensor):
         raise TypeError(f"gradcheck: fn must return a Tensor, it returned {type(out).__name__}")
-    return out, float(np.sum(out.data.astype(np.float64) * projection))
+    return out
+
+
+def _describe(t) -> str:
+    return f"{t.dtype} Tensor, requires_grad={t.requires_grad}" if isinstance(t, Tensor) else type(t).__name__
 
 
 def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0) -> bool:
@@ -41,16 +45,15 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0) -> bool:
     inputs = tuple(inputs) if isinstance(inputs, (tuple, list)) else (inputs,)
     for i, t in enumerate(inputs):
         if not isinstance(t, Tensor) or t.dtype != np.float64 or not t.requires_grad:
-            raise TypeError(f"gradcheck: input {i} must be a float64 Tensor with requires_grad=True "
-                            f"(got {type(t).__name__}{'' if not isinstance(t, Tensor) else f' {t.dtype}, requires_grad={t.requires_grad}'}); "
-                            "float32 finite differences are too coarse to check anything")
+            raise TypeError(f"gradcheck: input {i} must be a float64 Tensor with requires_grad=True, got a "
+                            f"{_describe(t)} (float32 finite differences are too coarse to check anything)")
     with no_grad():
-        out = fn(*inputs)
+        out = _call(fn, inputs)
     projection = np.random.default_rng(seed).standard_normal(out.shape)
 
     for t in inputs:
         t.grad = None
-    out = fn(*inputs)
+    out = _call(fn, inputs)
     if out.requires_grad:
         out.backward(projection)
     analytic = [np.zeros(t.shape) if t.grad is None else t.grad.data.copy() for t in inputs]
@@ -62,9 +65,9 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0) -> bool:
             for k in range(flat.size):
                 original = flat[k]
                 flat[k] = original + eps
-                plus = _scalar(fn, inputs, projection)[1]
+                plus = np.sum(_call(fn, inputs).data * projection)
                 flat[k] = original - eps
-                minus = _scalar(fn, inputs, projection)[1]
+                minus = np.sum(_call(fn, inputs).data * projection)
                 flat[k] = original
                 nflat[k] = (plus - minus) / (2 * eps)
             excess = np.abs(analytic[i] - numeric) - (atol + rtol * np.abs(numeric))

@@ -355,10 +355,10 @@ class MatMul(Function):
             return (g @ y.T if need_x else None), (x.T @ g if need_y else None)
         x2 = x[None, :] if x.ndim == 1 else x
         y2 = y[:, None] if y.ndim == 1 else y
+        if y.ndim == 1:  # restore the dropped axes: y's column first, then x's row
+            g = np.expand_dims(g, -1)
         if x.ndim == 1:
             g = np.expand_dims(g, -2)
-        if y.ndim == 1:
-            g = np.expand_dims(g, -1)
         gx = gy = None
         if need_x:
             gx = unbroadcast(np.matmul(g, np.swapaxes(y2, -1, -2)), x2.shape).reshape(x.shape)
