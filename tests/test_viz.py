@@ -25,11 +25,11 @@ def small_layer():
 
 def dot_nodes(text):
     """{node id: label} of the tensor nodes (t*) and op nodes (op*) in DOT text."""
-    return dict(re.findall(r"^\s*((?:t|op)\d+) \[.*label=\"(.*)\"\];$", text, flags=re.M))
+    return dict(re.findall(r"^\s*((?:t|op)\d+) \[.*label=\"(.*)\"\];$", text, flags=re.MULTILINE))
 
 
 def dot_edges(text):
-    return re.findall(r"^\s*(\w+) -> (\w+);$", text, flags=re.M)
+    return re.findall(r"^\s*(\w+) -> (\w+);$", text, flags=re.MULTILINE)
 
 
 # ---- to_dot ---------------------------------------------------------------------------------
@@ -81,7 +81,7 @@ def test_to_dot_draws_a_reused_tensor_once_with_one_edge_per_use():
 
 
 def test_to_dot_shows_gradient_norms_after_backward_with_retained_graph():
-    loss, x, w, b = small_layer()
+    loss, _, w, b = small_layer()
     loss.backward(retain_graph=True)
     labels = dot_nodes(viz.to_dot(loss, names={"w": w, "b": b}))
     w_label = next(v for v in labels.values() if v.startswith("w "))
@@ -129,7 +129,7 @@ def test_render_into_a_missing_folder_names_it(tmp_path):
 
 @needs_dot
 def test_render_writes_svg_and_png_with_dot(tmp_path):
-    loss, x, w, b = small_layer()
+    loss, _, w, _ = small_layer()
     svg = viz.render(loss, tmp_path / "graph.svg", names={"w": w})
     png = viz.render(loss, tmp_path / "graph.png")
     text = svg.read_text()
@@ -184,7 +184,7 @@ def test_trace_visits_nodes_in_reverse_topological_order():
 
 
 def test_trace_records_shapes_and_op_names():
-    loss, a, c, h = branching_graph()
+    loss, *_ = branching_graph()
     expected = [(type(t._node).__name__, tuple(p.shape for p in t._node.inputs), t.shape)
                 for t in reversed(autograd.topological_order(loss))]
     steps = viz.trace_backward(loss, verbose=False)
@@ -219,7 +219,7 @@ def test_trace_changes_no_gradient():
 def test_trace_marks_inputs_that_need_no_gradient():
     w = tg.Tensor(np.array([1.0, 2.0]), requires_grad=True)
     x = tg.Tensor(np.array([3.0, 4.0]))
-    (step_sum, step_mul) = viz.trace_backward((w * x).sum(), verbose=False)
+    (_, step_mul) = viz.trace_backward((w * x).sum(), verbose=False)
     assert step_mul.op == "Mul" and step_mul.grad_norms == (pytest.approx(5.0), None)
 
 

@@ -49,8 +49,8 @@ from . import autograd
 from .tensor import Tensor
 from .viz_plots import plot_digit_grid, plot_training_curves
 
-__all__ = ["to_dot", "render", "trace_backward", "BackwardStep", "GraphvizNotFoundError",
-           "plot_training_curves", "plot_digit_grid"]
+__all__ = ["BackwardStep", "GraphvizNotFoundError", "plot_digit_grid", "plot_training_curves", "render", "to_dot",
+           "trace_backward"]
 
 _FORMATS = ("svg", "png", "pdf")
 _REPR_MAX_TENSORS = 400  # beyond this a notebook shows the plain repr rather than wait for dot
@@ -208,7 +208,7 @@ def _repr_svg(tensor: Tensor):
         if len(order) > _REPR_MAX_TENSORS:
             return None
         return _run_dot(_dot_from_order(order, True, None), "svg", timeout=10).decode()
-    except Exception:  # any failure of an optional display is reported as "no picture"
+    except Exception:  # noqa: BLE001 -- any failure of an optional display is reported as "no picture"
         return None
 
 

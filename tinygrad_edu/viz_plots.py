@@ -92,7 +92,7 @@ def _as_images(images) -> np.ndarray:
     """(n, side, side) from (n, side*side) or (n, side, side) data, Tensors included."""
     images = np.asarray(images, dtype=float)
     if images.ndim == 2:
-        side = int(round(images.shape[1] ** 0.5))
+        side = round(images.shape[1] ** 0.5)
         if side * side != images.shape[1]:
             raise ValueError(f"plot_digit_grid: rows of {images.shape[1]} pixels are not square images; "
                              "pass (n, side*side) or (n, height, width) data")
