@@ -77,3 +77,10 @@ def test_gradcheck_refuses_float32_and_non_grad_inputs():
 def test_gradcheck_refuses_a_function_that_does_not_return_a_tensor():
     with pytest.raises(TypeError, match="must return a Tensor"):
         tg.gradcheck(lambda t: 3.0, (Tensor(np.ones(1), requires_grad=True),))
+
+
+def test_linear_feature_mismatch_names_both_shapes():
+    from tinygrad_edu import ops
+
+    with pytest.raises(ValueError, match=r"linear: input of shape \(2, 3\) has 3 features but the weight of shape \(4, 5\) expects 5"):
+        ops.Linear.apply(A, B)

@@ -13,6 +13,7 @@ from hypothesis.extra import numpy as hnp
 from strategies import arrays, axis_for, distinct_arrays, floats, leaf, shapes
 
 import tinygrad_edu as tg
+from tinygrad_edu import ops
 
 
 @st.composite
@@ -49,6 +50,14 @@ def matmul_pair(draw):
     a_shape = draw(st.sampled_from([(k,), batch_a + (n, k)]))
     b_shape = draw(st.sampled_from([(k,), batch_b + (k, m)]))
     return draw(arrays(a_shape)), draw(arrays(b_shape))
+
+
+@st.composite
+def linear_case(draw):
+    """x (..., in), W (out, in), b (out,): the operands of the fused affine primitive."""
+    batch = draw(shapes(max_dims=2))
+    n_in, n_out = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    return draw(arrays(batch + (n_in,))), draw(arrays((n_out, n_in))), draw(arrays((n_out,)))
 
 
 @st.composite
@@ -114,6 +123,8 @@ OPS = {
     "logsumexp": (single_axis(), lambda a, axis: a.logsumexp(axis=axis),
                   lambda a, axis: np.log(np.exp(a).sum(axis=axis))),
     "matmul": (matmul_pair(), lambda a, b: a @ b, np.matmul),
+    "linear": (linear_case(), lambda x, w, b: ops.Linear.apply(x, w, b), lambda x, w, b: x @ w.T + b),
+    "linear_without_bias": (linear_case(), lambda x, w, b: ops.Linear.apply(x, w) + b, lambda x, w, b: x @ w.T + b),
     "reshape": (reshape_case(), lambda a, shape: a.reshape(shape), lambda a, shape: a.reshape(shape)),
     "transpose": (transpose_case(), lambda a, axes: a.transpose(*axes), np.transpose),
     "T": (unary(), lambda a: a.T, lambda a: a.T),
@@ -146,13 +157,11 @@ def test_every_primitive_is_in_the_table():
     """Each Function subclass in ops.py is exercised by at least one row above."""
     import inspect
 
-    from tinygrad_edu import ops
-
     primitives = {n for n, c in vars(ops).items() if inspect.isclass(c) and issubclass(c, tg.Function)
                   and c is not tg.Function}
     covered = {"Add": "add", "Mul": "mul", "Pow": "pow_square", "Exp": "exp", "Log": "log", "Abs": "abs",
                "ReLU": "relu", "LeakyReLU": "leaky_relu", "Clip": "clip", "Sigmoid": "sigmoid", "Tanh": "tanh",
-               "Softmax": "softmax", "Sum": "sum", "Max": "max", "MatMul": "matmul", "Reshape": "reshape",
+               "Softmax": "softmax", "Sum": "sum", "Max": "max", "MatMul": "matmul", "Linear": "linear", "Reshape": "reshape",
                "Transpose": "transpose", "GetItem": "getitem"}
     assert primitives <= set(covered), f"primitives without a gradcheck row: {primitives - set(covered)}"
     assert all(row in OPS for row in covered.values())
@@ -162,3 +171,17 @@ def test_every_primitive_is_in_the_table():
 def test_scalar_tensors_differentiate(value):
     x = leaf(value)
     assert tg.gradcheck(lambda t: (t * t).sigmoid() + t.exp(), (x,))
+
+
+@given(linear_case())
+def test_fused_linear_equals_its_composition_in_value_and_gradients(case):
+    x_, w_, b_ = case
+    fused, composed = [leaf(a) for a in case], [leaf(a) for a in case]
+    out_fused = ops.Linear.apply(*fused)
+    out_composed = composed[0] @ composed[1].T + composed[2]
+    np.testing.assert_allclose(out_fused.data, out_composed.data, rtol=1e-12, atol=1e-12)
+    seed = np.cos(np.arange(out_fused.size)).reshape(out_fused.shape)
+    out_fused.backward(seed)
+    out_composed.backward(seed)
+    for f, c in zip(fused, composed):
+        np.testing.assert_allclose(f.grad.data, c.grad.data, rtol=1e-12, atol=1e-12)

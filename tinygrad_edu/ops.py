@@ -367,6 +367,37 @@ class MatMul(Function):
         return gx, gy
 
 
+class Linear(Function):
+    """z = x @ W^T + b: the affine layer of ``nn.Linear`` as one primitive, W of shape (out, in).
+
+    The same calculus as MatMul then Add, written out so that each gradient comes out directly in its
+    operand's layout (the composition x @ W.T + b would hand W a transposed view to copy):
+        dL/dx = g @ W,   dL/dW = g^T @ x,   dL/db = sum of g over the batch axes.
+    x may carry any leading batch axes (..., in); they are flattened for the weight gradient.
+    """
+
+    @staticmethod
+    def forward(ctx, x, weight, bias=None):
+        if x.ndim == 0 or x.shape[-1] != weight.shape[1]:
+            raise ValueError(f"linear: input of shape {x.shape} has {x.shape[-1] if x.ndim else 0} features "
+                             f"but the weight of shape {weight.shape} expects {weight.shape[1]}")
+        ctx.save_for_backward(x, weight)
+        z = x @ weight.T
+        if bias is not None:
+            z += bias
+        return z
+
+    @staticmethod
+    def backward(ctx, g):
+        x, weight = ctx.saved
+        need = ctx.needs_input_grad
+        g2 = g.reshape(-1, g.shape[-1])
+        gx = g @ weight if need[0] else None
+        gw = g2.T @ x.reshape(-1, x.shape[-1]) if need[1] else None
+        gb = g2.sum(axis=0) if len(need) > 2 and need[2] else None
+        return gx, gw, gb
+
+
 # ---------------------------------------------------------------------------------------------
 # shape and indexing: gradients are moved back, never changed
 # ---------------------------------------------------------------------------------------------
