@@ -106,7 +106,7 @@ def test_finished_graph_is_freed_without_the_cycle_collector(cycle_collector_off
 
 
 def test_backward_releases_the_graph_even_while_the_loss_is_still_held(cycle_collector_off):
-    w, hidden, loss = small_graph()
+    _, hidden, loss = small_graph()
     hidden_ref, node_ref = weakref.ref(hidden), weakref.ref(hidden._node)
     del hidden
     assert hidden_ref() is not None  # before backward, the loss's graph holds it
