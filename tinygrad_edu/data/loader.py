@@ -1,0 +1,79 @@
+"""DataLoader: a dataset held in memory, served as mini-batches of Tensors.
+
+>>> import numpy as np
+>>> x, y = np.arange(10, dtype=np.float32).reshape(5, 2), np.arange(5)
+>>> loader = DataLoader(x, y, batch_size=2, shuffle=False)
+>>> len(loader)
+3
+>>> [yb.tolist() for _, yb in loader]
+[[0, 1], [2, 3], [4]]
+>>> shuffled = DataLoader(x, y, batch_size=2, seed=0)
+>>> sorted(int(label) for _, yb in shuffled for label in yb.tolist())
+[0, 1, 2, 3, 4]
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..tensor import Tensor
+
+
+class DataLoader:
+    """Iterate ``(x_batch, y_batch)`` Tensors over ``x`` and ``y`` (NumPy arrays or Tensors, same length).
+
+    Args:
+        x: inputs, first axis = examples. Stored once as C-contiguous float32 (no copy when it already is).
+        y: targets, one per example. Integer labels are stored as int64, float targets as float32.
+        batch_size: examples per batch; the last batch holds what is left (``len(x) % batch_size``) when it
+            does not divide evenly.
+        shuffle: visit the examples in a new random order on every pass (each ``iter``).
+        seed: seed for that order. The same seed gives the same sequence of orders, pass after pass;
+            ``None`` draws a fresh seed from the operating system.
+
+    Each pass visits every example exactly once. A shuffled batch is gathered with one fancy index
+    (one copy, contiguous); an unshuffled batch is a slice, a view with no copy.
+    """
+
+    def __init__(self, x, y, batch_size, shuffle=True, seed=None):
+        x, y = _array(x, "x"), _array(y, "y")
+        if x.ndim == 0 or y.ndim == 0:
+            raise ValueError(f"x and y need a first axis of examples; got shapes {x.shape} and {y.shape}")
+        if len(x) != len(y):
+            raise ValueError(f"x has {len(x)} examples but y has {len(y)}; they must be the same length")
+        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        self.x = np.ascontiguousarray(x, dtype=np.float32)
+        self.y = np.ascontiguousarray(y, dtype=np.int64 if y.dtype.kind in "iub" else np.float32)
+        self.batch_size = int(batch_size)
+        self.shuffle = bool(shuffle)
+        self.seed = seed
+        self._rng = np.random.default_rng(seed)
+
+    def __len__(self):
+        """Number of batches in one pass: ``ceil(len(x) / batch_size)``."""
+        return math.ceil(len(self.x) / self.batch_size)
+
+    def __iter__(self):
+        n, size = len(self.x), self.batch_size
+        if not self.shuffle:
+            for start in range(0, n, size):
+                yield Tensor(self.x[start:start + size]), Tensor(self.y[start:start + size])
+            return
+        order = self._rng.permutation(n)  # drawn per pass: every epoch gets its own order
+        for start in range(0, n, size):
+            index = order[start:start + size]
+            yield Tensor(self.x.take(index, axis=0)), Tensor(self.y.take(index, axis=0))
+
+    def __repr__(self):
+        return (f"DataLoader({len(self.x)} examples, batch_size={self.batch_size}, "
+                f"shuffle={self.shuffle}, seed={self.seed})")
+
+
+def _array(values, name) -> np.ndarray:
+    array = values.data if isinstance(values, Tensor) else np.asarray(values)
+    if array.dtype.kind not in "iufb":
+        raise TypeError(f"{name} must hold numbers, got dtype {array.dtype}")
+    return array
