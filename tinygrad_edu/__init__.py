@@ -13,7 +13,8 @@ from .tensor import Tensor
 from .function import Function, detect_anomaly, is_grad_enabled, no_grad, AnomalyError
 from .gradcheck import GradcheckError, gradcheck
 from . import viz
+from . import data
 
 __all__ = ["Tensor", "Function", "no_grad", "is_grad_enabled", "detect_anomaly", "AnomalyError",
-           "gradcheck", "GradcheckError", "viz"]
+           "gradcheck", "GradcheckError", "viz", "data"]
 __version__ = "0.1.0"
