@@ -12,9 +12,11 @@
 from .tensor import Tensor
 from .function import Function, detect_anomaly, is_grad_enabled, no_grad, AnomalyError
 from .gradcheck import GradcheckError, gradcheck
+from .serialization import load, save
+from . import nn, optim
 from . import viz
 from . import data
 
 __all__ = ["Tensor", "Function", "no_grad", "is_grad_enabled", "detect_anomaly", "AnomalyError",
-           "gradcheck", "GradcheckError", "viz", "data"]
+           "gradcheck", "GradcheckError", "save", "load", "nn", "optim", "viz", "data"]
 __version__ = "0.1.0"

@@ -1,0 +1,266 @@
+"""Module and Parameter: how a model keeps track of its weights.
+
+A model is a tree of Modules. Assigning a :class:`Parameter` or another :class:`Module` to an
+attribute registers it under that attribute's name, so the model can list every weight it owns
+(``parameters()``), name them with dotted paths (``named_parameters()``: ``"fc1.weight"``,
+``"0.bias"``), switch all its parts between training and evaluation behaviour, and save or restore
+them as a plain dict of arrays (``state_dict()`` / ``load_state_dict()``), exactly like PyTorch.
+
+>>> import numpy as np
+>>> from tinygrad_edu import nn
+>>> class Net(nn.Module):
+...     def __init__(self):
+...         super().__init__()
+...         self.fc1 = nn.Linear(3, 2, seed=0)
+...         self.scale = nn.Parameter(np.ones(2))
+...     def forward(self, x):
+...         return self.fc1(x) * self.scale
+>>> [name for name, _ in Net().named_parameters()]
+['scale', 'fc1.weight', 'fc1.bias']
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import numpy as np
+
+from ..tensor import Tensor
+
+
+class Parameter(Tensor):
+    """A Tensor that is a model weight: ``requires_grad=True``, and registered by a Module attribute.
+
+    ``Parameter(data)``: ``data`` is a NumPy array (dtype kept), a Tensor (its array is used, not
+    copied), a nested list or a number (float32, like ``Tensor``).
+
+    >>> import numpy as np
+    >>> p = Parameter(np.zeros(3))
+    >>> p.requires_grad, p.dtype
+    (True, dtype('float64'))
+    """
+
+    __slots__ = ()
+
+    def __init__(self, data, requires_grad=True):
+        super().__init__(data.data if isinstance(data, Tensor) else data, requires_grad=requires_grad)
+
+    def __repr__(self):
+        return "Parameter containing:\n" + super().__repr__()
+
+
+class Module:
+    """Base class of every layer and model: override ``forward``; call the module to run it.
+
+    Attributes that are Parameters or Modules register themselves (in assignment order), which is
+    what ``parameters()``, ``state_dict()``, ``train()`` and ``repr`` walk.
+    """
+
+    def __init__(self):
+        object.__setattr__(self, "_parameters", OrderedDict())
+        object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "training", True)
+
+    # ---- registration --------------------------------------------------------------------------
+    def __setattr__(self, name, value):
+        if "_parameters" not in self.__dict__:
+            raise AttributeError(f"{type(self).__name__}.__init__ must call super().__init__() before "
+                                 f"assigning attribute {name!r}")
+        self._parameters.pop(name, None)
+        self._modules.pop(name, None)
+        if isinstance(value, Parameter):
+            self._parameters[name] = value
+        elif isinstance(value, Module):
+            self._modules[name] = value
+        object.__setattr__(self, name, value)
+
+    def __delattr__(self, name):
+        self._parameters.pop(name, None)
+        self._modules.pop(name, None)
+        object.__delattr__(self, name)
+
+    def register_parameter(self, name: str, param):
+        """Register ``param`` (a Parameter, or None for an absent one such as ``bias=False``) as ``name``."""
+        if param is not None and not isinstance(param, Parameter):
+            raise TypeError(f"register_parameter({name!r}): expected a Parameter or None, got {type(param).__name__}")
+        if param is None:
+            object.__setattr__(self, name, None)
+            self._parameters.pop(name, None)
+        else:
+            setattr(self, name, param)
+
+    def add_module(self, name: str, module):
+        """Register a child module under ``name`` (used by containers, whose names are "0", "1", ...)."""
+        if not isinstance(module, Module):
+            raise TypeError(f"add_module({name!r}): expected a Module, got {type(module).__name__}")
+        setattr(self, str(name), module)
+
+    # ---- running -------------------------------------------------------------------------------
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError(f"{type(self).__name__} does not define forward()")
+
+    def __call__(self, *args, **kwargs):
+        return self.forward(*args, **kwargs)
+
+    # ---- walking the tree ----------------------------------------------------------------------
+    def named_children(self):
+        """(name, module) for each direct sub-module, in registration order."""
+        return iter(self._modules.items())
+
+    def children(self):
+        """Each direct sub-module, in registration order."""
+        return (module for _, module in self._modules.items())
+
+    def named_modules(self, prefix: str = ""):
+        """(dotted name, module) for this module ("" ) and every descendant, depth first, each once."""
+        seen, stack = set(), [(prefix, self)]
+        while stack:
+            name, module = stack.pop()
+            if id(module) in seen:
+                continue
+            seen.add(id(module))
+            yield name, module
+            kids = [(f"{name}.{child_name}" if name else child_name, child)
+                    for child_name, child in module._modules.items()]
+            stack.extend(reversed(kids))
+
+    def modules(self):
+        """This module and every descendant, depth first, each once."""
+        return (module for _, module in self.named_modules())
+
+    def named_parameters(self, prefix: str = "", remove_duplicate: bool = True):
+        """(dotted name, Parameter): this module's own parameters first, then each child's, recursively.
+
+        A Parameter shared by two modules appears once, under the first name met (as in PyTorch).
+        """
+        seen = set()
+        for module_name, module in self.named_modules(prefix):
+            for name, param in module._parameters.items():
+                if remove_duplicate and id(param) in seen:
+                    continue
+                seen.add(id(param))
+                yield (f"{module_name}.{name}" if module_name else name), param
+
+    def parameters(self):
+        """Every Parameter of the model once, in a stable order (that of ``named_parameters``)."""
+        return (param for _, param in self.named_parameters())
+
+    # ---- modes and gradients -------------------------------------------------------------------
+    def train(self, mode: bool = True):
+        """Set training mode (Dropout active) on this module and every descendant; returns self."""
+        for module in self.modules():
+            object.__setattr__(module, "training", bool(mode))
+        return self
+
+    def eval(self):
+        """Evaluation mode (Dropout becomes the identity); same as ``train(False)``."""
+        return self.train(False)
+
+    def zero_grad(self):
+        """Forget every parameter's accumulated gradient (``.grad = None``, as PyTorch's default)."""
+        for param in self.parameters():
+            param.grad = None
+
+    # ---- state ---------------------------------------------------------------------------------
+    def state_dict(self) -> OrderedDict[str, np.ndarray]:
+        """Dotted name -> a copy of the parameter's array, for every name (shared parameters under each).
+
+        Copies, so a saved snapshot does not change when training continues.
+
+        >>> from tinygrad_edu import nn
+        >>> list(nn.Linear(2, 1, seed=0).state_dict())
+        ['weight', 'bias']
+        """
+        return OrderedDict((name, param.data.copy())
+                           for name, param in self.named_parameters(remove_duplicate=False))
+
+    def load_state_dict(self, state_dict, strict: bool = True):
+        """Copy arrays from ``state_dict`` into the parameters, in place (their dtype is kept).
+
+        With ``strict=True`` the keys must match ``state_dict()`` exactly; otherwise a KeyError lists
+        the missing keys, the unexpected keys and the shape mismatches by name, and nothing is loaded.
+        Shape mismatches are errors in both modes. Returns ``(missing_keys, unexpected_keys)``.
+        """
+        if not hasattr(state_dict, "items"):
+            raise TypeError(f"load_state_dict expects a dict of name -> array, got {type(state_dict).__name__}")
+        own = OrderedDict(self.named_parameters(remove_duplicate=False))
+        missing = [name for name in own if name not in state_dict]
+        unexpected = [name for name in state_dict if name not in own]
+        mismatched = []
+        for name, param in own.items():
+            if name in state_dict:
+                shape = np.shape(state_dict[name].data if isinstance(state_dict[name], Tensor) else state_dict[name])
+                if shape != param.shape:
+                    mismatched.append(f"{name}: checkpoint {shape} vs model {param.shape}")
+        problems = []
+        if strict and missing:
+            problems.append("missing keys: " + ", ".join(missing))
+        if strict and unexpected:
+            problems.append("unexpected keys: " + ", ".join(unexpected))
+        if mismatched:
+            problems.append("shape mismatches: " + "; ".join(mismatched))
+        if problems:
+            raise KeyError(f"load_state_dict into {type(self).__name__} failed: " + " | ".join(problems))
+        for name, param in own.items():
+            if name in state_dict:
+                value = state_dict[name]
+                param.data[...] = value.data if isinstance(value, Tensor) else value
+        return missing, unexpected
+
+    # ---- printing ------------------------------------------------------------------------------
+    def extra_repr(self) -> str:
+        """The text inside this module's parentheses in ``repr`` (e.g. ``in_features=3, ...``)."""
+        return ""
+
+    def __repr__(self):
+        lines = [f"({name}): " + repr(child).replace("\n", "\n  ") for name, child in self._modules.items()]
+        head = f"{type(self).__name__}({self.extra_repr()}"
+        if not lines:
+            return head + ")"
+        return head + "\n  " + "\n  ".join(lines) + "\n)"
+
+
+class ModuleList(Module):
+    """A list of modules that registers them under "0", "1", ...: indexable, ``len``, iterable, appendable.
+
+    >>> from tinygrad_edu import nn
+    >>> blocks = nn.ModuleList([nn.Linear(2, 2, seed=0), nn.ReLU()])
+    >>> blocks.append(nn.Linear(2, 1, seed=1))
+    ModuleList(
+      (0): Linear(in_features=2, out_features=2, bias=True)
+      (1): ReLU()
+      (2): Linear(in_features=2, out_features=1, bias=True)
+    )
+    >>> len(blocks), [name for name, _ in blocks.named_parameters()]
+    (3, ['0.weight', '0.bias', '2.weight', '2.bias'])
+    """
+
+    def __init__(self, modules=()):
+        super().__init__()
+        self.extend(modules)
+
+    def append(self, module):
+        self.add_module(str(len(self._modules)), module)
+        return self
+
+    def extend(self, modules):
+        for module in modules:
+            self.append(module)
+        return self
+
+    def _index(self, index: int) -> int:
+        n = len(self._modules)
+        if not -n <= index < n:
+            raise IndexError(f"index {index} is out of range for a {type(self).__name__} of length {n}")
+        return index % n
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return type(self)(list(self._modules.values())[index])
+        return list(self._modules.values())[self._index(index)]
+
+    def __len__(self):
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(list(self._modules.values()))

@@ -1,0 +1,184 @@
+"""Optimizer: the base class that turns gradients into parameter updates.
+
+An optimizer holds *param groups* (lists of parameters sharing hyperparameters such as ``lr``)
+and a *state* per parameter (momentum buffers, moment estimates, step counts). ``step()`` reads each
+parameter's ``.grad`` and changes its ``.data`` array in place, outside the autograd graph:
+updating weights is not part of the model's computation and must not be differentiated.
+
+Updates keep the parameter's dtype and reuse preallocated work arrays (``np.multiply(..., out=...)``),
+so a float32 model is updated in float32 and a training step allocates no parameter-sized arrays.
+
+``state_dict()`` / ``load_state_dict()`` save and restore both, so training resumes exactly::
+
+    {"state": {0: {"momentum_buffer": array}, ...},             # keyed by parameter index
+     "param_groups": [{"lr": 0.1, ..., "params": [0, 1, ...]}]}
+
+>>> import numpy as np
+>>> from tinygrad_edu import Tensor, optim
+>>> w = Tensor(np.array([1.0, -2.0]), requires_grad=True)
+>>> opt = optim.SGD([w], lr=0.1)
+>>> (w * w).sum().backward()          # dL/dw = 2w
+>>> opt.step()                        # w <- w - 0.1 * 2w
+>>> w.data.tolist()
+[0.8, -1.6]
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..function import no_grad
+from ..tensor import Tensor
+
+
+class Optimizer:
+    """Base class: subclasses set ``defaults`` and implement ``_update_group(group)``."""
+
+    def __init__(self, params, defaults: dict):
+        if isinstance(params, Tensor):
+            raise TypeError("params must be an iterable of Tensors (e.g. model.parameters()) or of param-group "
+                            "dicts, not a single Tensor; wrap it in a list")
+        self.defaults = dict(defaults)
+        self.param_groups: list[dict] = []
+        self.state: dict = {}      # parameter -> its state dict (momentum buffers, moments, step count)
+        self._work: dict = {}      # parameter -> scratch arrays reused by every step (not state)
+        params = list(params)
+        if not params:
+            raise ValueError(f"{type(self).__name__} got an empty parameter list")
+        if not isinstance(params[0], dict):
+            params = [{"params": params}]
+        for group in params:
+            self.add_param_group(group)
+
+    def add_param_group(self, group: dict):
+        """Add a group of parameters with its own hyperparameters (missing ones come from ``defaults``)."""
+        if not isinstance(group, dict) or "params" not in group:
+            raise TypeError("a param group is a dict with a 'params' entry")
+        params = group["params"]
+        params = [params] if isinstance(params, Tensor) else list(params)
+        seen = {id(p) for g in self.param_groups for p in g["params"]}
+        for i, p in enumerate(params):
+            if not isinstance(p, Tensor):
+                raise TypeError(f"{type(self).__name__}: parameter {i} of group {len(self.param_groups)} is a "
+                                f"{type(p).__name__}, not a Tensor")
+            if p.dtype.kind != "f":
+                raise TypeError(f"{type(self).__name__}: parameter {i} has dtype {p.dtype}; only floating-point "
+                                "tensors can be optimized")
+            if not p.is_leaf:
+                raise ValueError(f"{type(self).__name__}: parameter {i} is not a leaf tensor (it was computed by "
+                                 "an op); optimize the tensors you created, or detach() it")
+            if id(p) in seen:
+                raise ValueError(f"{type(self).__name__}: parameter {i} appears more than once across the param "
+                                 "groups; each parameter may be optimized by one group only")
+            seen.add(id(p))
+        full = dict(self.defaults)
+        full.update(group)
+        full["params"] = params
+        if full.get("lr") is None:
+            raise ValueError(f"{type(self).__name__}: no learning rate given for param group {len(self.param_groups)}")
+        self.param_groups.append(full)
+
+    def zero_grad(self, set_to_none: bool = True):
+        """Forget the gradients: ``.grad = None`` (default), or fill the existing arrays with zeros."""
+        for group in self.param_groups:
+            for p in group["params"]:
+                if set_to_none or p.grad is None:
+                    p.grad = None
+                else:
+                    p.grad.data.fill(0)
+
+    def step(self, closure=None):
+        """Update every parameter that has a gradient; ``closure`` (optional) recomputes and returns the loss."""
+        loss = closure() if closure is not None else None
+        with no_grad():
+            for group in self.param_groups:
+                self._update_group(group)
+        return loss
+
+    def _update_group(self, group: dict):
+        raise NotImplementedError
+
+    def _scratch(self, p, count: int = 1) -> list:
+        """``count`` work arrays shaped like ``p``, allocated once and reused by every step."""
+        work = self._work.get(p)
+        if work is None or len(work) < count or work[0].shape != p.data.shape or work[0].dtype != p.data.dtype:
+            work = [np.empty_like(p.data) for _ in range(max(count, len(work or ())))]
+            self._work[p] = work
+        return work
+
+    # ---- saving and resuming -------------------------------------------------------------------
+    def _indexed_params(self) -> list:
+        return [p for group in self.param_groups for p in group["params"]]
+
+    def state_dict(self) -> dict:
+        """``{"state": {index: {...}}, "param_groups": [{..., "params": [indices]}]}`` with copied arrays.
+
+        Parameters are named by their position across the groups (0, 1, ...), as in PyTorch, so
+        the dict can be loaded into an optimizer over a freshly built model of the same shape.
+        """
+        index = {id(p): i for i, p in enumerate(self._indexed_params())}
+        groups = []
+        for group in self.param_groups:
+            packed = {key: value for key, value in group.items() if key != "params"}
+            packed["params"] = [index[id(p)] for p in group["params"]]
+            groups.append(packed)
+        state = {}
+        for p, entries in self.state.items():
+            state[index[id(p)]] = {key: value.copy() if isinstance(value, np.ndarray) else value
+                                   for key, value in entries.items()}
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict: dict):
+        """Restore hyperparameters and state saved by ``state_dict()`` (arrays are copied, in each param's dtype).
+
+        The groups must match this optimizer's in number and size; state arrays must match their
+        parameter's shape. Errors name the group, the parameter index and the key.
+        """
+        name = type(self).__name__
+        if not isinstance(state_dict, dict) or "state" not in state_dict or "param_groups" not in state_dict:
+            raise KeyError(f"{name}.load_state_dict expects a dict with 'state' and 'param_groups' "
+                           f"(from state_dict()), got keys {sorted(state_dict) if isinstance(state_dict, dict) else '?'}")
+        saved_groups = list(state_dict["param_groups"])
+        if len(saved_groups) != len(self.param_groups):
+            raise ValueError(f"{name}.load_state_dict: the saved state has {len(saved_groups)} param groups, "
+                             f"this optimizer has {len(self.param_groups)}")
+        by_saved_index = {}
+        for g, (saved, group) in enumerate(zip(saved_groups, self.param_groups)):
+            if len(saved["params"]) != len(group["params"]):
+                raise ValueError(f"{name}.load_state_dict: param group {g} holds {len(saved['params'])} parameters "
+                                 f"in the saved state but {len(group['params'])} here")
+            for saved_index, p in zip(saved["params"], group["params"]):
+                by_saved_index[int(saved_index)] = p
+        new_state = {}
+        for key, entries in state_dict["state"].items():
+            if int(key) not in by_saved_index:
+                raise KeyError(f"{name}.load_state_dict: state for parameter {key}, which no param group lists")
+            p = by_saved_index[int(key)]
+            restored = {}
+            for field, value in entries.items():
+                if isinstance(value, np.ndarray) and value.ndim > 0:
+                    if value.shape != p.shape:
+                        raise ValueError(f"{name}.load_state_dict: state '{field}' of parameter {key} has shape "
+                                         f"{value.shape} but the parameter has shape {p.shape}")
+                    value = np.array(value, dtype=p.dtype)
+                elif isinstance(value, np.ndarray | np.generic):
+                    value = value.item()
+                restored[field] = value
+            new_state[p] = restored
+        for saved, group in zip(saved_groups, self.param_groups):
+            for key, value in saved.items():
+                if key != "params":
+                    group[key] = tuple(value) if isinstance(value, list) else value
+        self.state = new_state
+
+    def __repr__(self):
+        lines = [f"{type(self).__name__} ("]
+        for i, group in enumerate(self.param_groups):
+            lines.append(f"Parameter Group {i}")
+            lines += [f"    {key}: {group[key]}" for key in sorted(group) if key != "params"]
+        return "\n".join(lines + [")"])
+
+
+def _check(condition: bool, message: str):
+    if not condition:
+        raise ValueError(message)
