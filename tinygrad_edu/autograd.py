@@ -101,6 +101,8 @@ def backward(root: Tensor, grad=None, retain_graph: bool = False, visit=None):
             input_grads = (input_grads,)
         if visit is not None:
             visit(node, g, input_grads)
+        # One array handed to two inputs must not be added into in place; ids reveal such sharing.
+        distinct = len(input_grads) == 1 or len(set(map(id, input_grads))) == len(input_grads)
         for parent, pg in zip(node.inputs, input_grads):
             if pg is None or not parent.requires_grad:
                 continue
@@ -112,7 +114,7 @@ def backward(root: Tensor, grad=None, retain_graph: bool = False, visit=None):
             if anomaly:
                 check_anomaly(node, pg, "backward")
             # A fresh array (not g passed through, not a view) belongs to the engine alone.
-            fresh = pg is not g and pg.base is None and sum(x is pg for x in input_grads) == 1
+            fresh = distinct and pg is not g and pg.base is None
             if parent._node is None:
                 _accumulate_into_leaf(parent, pg, fresh)
                 continue

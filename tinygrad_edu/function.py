@@ -154,23 +154,20 @@ class Function:
     @classmethod
     def apply(cls, *inputs, **options):
         """Run ``forward`` on the inputs' arrays; record the node when a gradient will be needed."""
+        for t in inputs:
+            if not isinstance(t, Tensor):
+                inputs = tuple(t if isinstance(t, Tensor) else Tensor(t) for t in inputs)
+                break
         ctx = cls()
-        inputs = tuple(t if isinstance(t, Tensor) else Tensor(t) for t in inputs)
-        needs = tuple(t.requires_grad for t in inputs)
-        record = _state["grad_enabled"] and True in needs
-        ctx.needs_input_grad = needs
+        ctx.needs_input_grad = needs = tuple([t.requires_grad for t in inputs])
         out = cls.forward(ctx, *[t.data for t in inputs], **options)
-        if record:
+        record = True in needs and _state["grad_enabled"]
+        if record or _state["anomaly"]:
             ctx.inputs = inputs
             if _state["anomaly"]:
                 ctx.created_at = _user_frame()
                 check_anomaly(ctx, out, "forward")
-            return Tensor._from_op(out, ctx)
-        if _state["anomaly"]:
-            ctx.inputs = inputs
-            ctx.created_at = _user_frame()
-            check_anomaly(ctx, out, "forward")
-        return Tensor._from_op(out, None)
+        return Tensor._from_op(out, ctx if record else None)
 
     def __repr__(self):
         return f"<{type(self).__name__} node>"
