@@ -35,6 +35,7 @@ class Linear(Module):
     reproducible; ``dtype`` is float32 unless given.
 
     >>> import numpy as np
+    >>> from tinygrad_edu import Tensor
     >>> layer = Linear(3, 2, seed=0)
     >>> layer.weight.shape, layer.bias.shape, layer.weight.dtype
     ((2, 3), (2,), dtype('float32'))
@@ -166,6 +167,7 @@ class Dropout(Module):
     masks reproducible: the layer owns one generator and draws a new mask per call.
 
     >>> import numpy as np
+    >>> from tinygrad_edu import Tensor
     >>> drop = Dropout(0.5, seed=0)
     >>> drop(Tensor(np.ones(6))).tolist()
     [2.0, 0.0, 0.0, 0.0, 2.0, 2.0]

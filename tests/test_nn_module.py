@@ -1,0 +1,244 @@
+"""nn.Module / nn.Parameter: registration, naming, traversal order, modes, state dicts, repr."""
+
+from collections import OrderedDict
+
+import numpy as np
+import pytest
+
+import tinygrad_edu as tg
+from tinygrad_edu import Tensor, nn
+
+
+class TwoLayer(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Linear(3, 4, dtype=np.float64, seed=0)
+        self.act = nn.ReLU()
+        self.fc2 = nn.Linear(4, 2, dtype=np.float64, seed=1)
+
+    def forward(self, x):
+        return self.fc2(self.act(self.fc1(x)))
+
+
+class Tied(nn.Module):
+    """Two layers sharing one weight Parameter (weight tying)."""
+
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Linear(3, 3, dtype=np.float64, seed=0)
+        self.b = nn.Linear(3, 3, dtype=np.float64, seed=1)
+        self.b.weight = self.a.weight
+
+    def forward(self, x):
+        return self.b(self.a(x))
+
+
+def test_parameter_is_a_tensor_that_requires_grad_and_keeps_dtype():
+    p = nn.Parameter(np.zeros((2, 3), dtype=np.float64))
+    assert isinstance(p, Tensor) and p.requires_grad and p.is_leaf
+    assert p.dtype == np.float64 and p.shape == (2, 3)
+    assert nn.Parameter([1.0, 2.0]).dtype == np.float32
+    t = Tensor(np.ones(2))
+    assert nn.Parameter(t).data is t.data
+    assert repr(p).startswith("Parameter containing:")
+
+
+def test_named_parameters_uses_dotted_attribute_names_in_registration_order():
+    names = [name for name, _ in TwoLayer().named_parameters()]
+    assert names == ["fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"]
+
+
+def test_sequential_names_parameters_by_index():
+    model = nn.Sequential(nn.Linear(2, 3, seed=0), nn.ReLU(), nn.Linear(3, 1, seed=1))
+    assert [name for name, _ in model.named_parameters()] == ["0.weight", "0.bias", "2.weight", "2.bias"]
+
+
+def test_sequential_from_ordered_dict_uses_its_keys():
+    model = nn.Sequential(OrderedDict([("fc1", nn.Linear(2, 3, seed=0)), ("relu", nn.ReLU())]))
+    assert [name for name, _ in model.named_parameters()] == ["fc1.weight", "fc1.bias"]
+    assert isinstance(model.relu, nn.ReLU)
+
+
+def test_parameters_order_is_stable_and_matches_named_parameters():
+    model = TwoLayer()
+    first = [id(p) for p in model.parameters()]
+    second = [id(p) for p in model.parameters()]
+    assert first == second == [id(p) for _, p in model.named_parameters()]
+    assert first == [id(model.fc1.weight), id(model.fc1.bias), id(model.fc2.weight), id(model.fc2.bias)]
+
+
+def test_shared_parameter_is_listed_once_under_its_first_name():
+    model = Tied()
+    params = list(model.parameters())
+    assert len(params) == 3 and len({id(p) for p in params}) == 3
+    assert [name for name, _ in model.named_parameters()] == ["a.weight", "a.bias", "b.bias"]
+
+
+def test_shared_parameter_gets_the_sum_of_both_uses_gradients():
+    model = Tied()
+    x = Tensor(np.random.default_rng(0).standard_normal((5, 3)))
+    assert tg.gradcheck(lambda w: model(x).sum(), (model.a.weight,))
+
+
+def test_state_dict_keeps_every_name_of_a_shared_parameter():
+    state = Tied().state_dict()
+    assert list(state) == ["a.weight", "a.bias", "b.weight", "b.bias"]
+    np.testing.assert_array_equal(state["a.weight"], state["b.weight"])
+
+
+def test_shared_submodule_is_visited_once():
+    shared = nn.Linear(2, 2, seed=0)
+    model = nn.Sequential(shared, nn.ReLU(), shared)
+    assert len(list(model.parameters())) == 2
+    assert [name for name, _ in model.named_modules()] == ["", "0", "1"]
+
+
+def test_reassigning_an_attribute_replaces_the_registration():
+    model = TwoLayer()
+    model.fc2 = nn.Linear(4, 5, seed=0)
+    assert [n for n, _ in model.named_parameters()] == ["fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"]
+    assert model.fc2.out_features == 5
+    model.fc2 = None
+    assert [n for n, _ in model.named_parameters()] == ["fc1.weight", "fc1.bias"]
+    del model.fc1
+    assert list(model.named_parameters()) == []
+
+
+def test_plain_tensors_and_numbers_are_not_registered():
+    class M(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.constant = Tensor(np.ones(2))
+            self.count = 3
+            self.weight = nn.Parameter(np.zeros(2))
+
+    assert [n for n, _ in M().named_parameters()] == ["weight"]
+
+
+def test_assigning_before_super_init_is_a_clear_error():
+    class Broken(nn.Module):
+        def __init__(self):
+            self.w = nn.Parameter(np.zeros(1))
+
+    with pytest.raises(AttributeError, match=r"super\(\).__init__\(\)"):
+        Broken()
+
+
+def test_children_and_modules():
+    model = TwoLayer()
+    assert [type(c).__name__ for c in model.children()] == ["Linear", "ReLU", "Linear"]
+    assert [name for name, _ in model.named_children()] == ["fc1", "act", "fc2"]
+    assert [name for name, _ in model.named_modules()] == ["", "fc1", "act", "fc2"]
+    nested = nn.Sequential(TwoLayer(), nn.Sequential(nn.Linear(2, 2, seed=0)))
+    assert [name for name, _ in nested.named_parameters()][-2:] == ["1.0.weight", "1.0.bias"]
+
+
+def test_train_and_eval_set_the_flag_on_every_descendant():
+    model = nn.Sequential(nn.Linear(2, 2, seed=0), nn.Sequential(nn.Dropout(0.5), nn.ReLU()))
+    assert all(m.training for m in model.modules())
+    assert model.eval() is model
+    assert not any(m.training for m in model.modules())
+    model.train()
+    assert all(m.training for m in model.modules())
+
+
+def test_zero_grad_clears_every_parameter_gradient():
+    model = TwoLayer()
+    model(Tensor(np.ones((2, 3)))).sum().backward()
+    assert all(p.grad is not None for p in model.parameters())
+    model.zero_grad()
+    assert all(p.grad is None for p in model.parameters())
+
+
+def test_call_runs_forward_and_missing_forward_is_an_error():
+    with pytest.raises(NotImplementedError, match="forward"):
+        nn.Module()(1)
+
+
+def test_state_dict_is_a_snapshot_of_copies():
+    model = TwoLayer()
+    state = model.state_dict()
+    assert list(state) == ["fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"]
+    assert all(isinstance(v, np.ndarray) for v in state.values())
+    before = state["fc1.weight"].copy()
+    model.fc1.weight.data += 1
+    np.testing.assert_array_equal(state["fc1.weight"], before)
+
+
+def test_load_state_dict_copies_in_place_bit_exactly():
+    source, target = TwoLayer(), TwoLayer()
+    for p in source.parameters():
+        p.data[...] = np.random.default_rng(7).standard_normal(p.shape)
+    arrays_before = [p.data for p in target.parameters()]
+    assert target.load_state_dict(source.state_dict()) == ([], [])
+    for (name, a), (_, b) in zip(source.state_dict().items(), target.state_dict().items()):
+        assert a.tobytes() == b.tobytes(), name
+    assert all(p.data is arr for p, arr in zip(target.parameters(), arrays_before))
+
+
+def test_load_state_dict_keeps_the_models_dtype():
+    model = nn.Linear(2, 2, seed=0)  # float32
+    state = {k: v.astype(np.float64) for k, v in nn.Linear(2, 2, dtype=np.float64, seed=3).state_dict().items()}
+    model.load_state_dict(state)
+    assert model.weight.dtype == np.float32
+    np.testing.assert_allclose(model.weight.data, state["weight"], rtol=1e-6)
+
+
+def test_strict_load_lists_missing_unexpected_and_mismatched_keys_by_name():
+    model = TwoLayer()
+    state = model.state_dict()
+    del state["fc1.bias"]
+    state["fc3.weight"] = np.zeros(2)
+    state["fc2.weight"] = np.zeros((7, 7))
+    before = [p.data.copy() for p in model.parameters()]
+    with pytest.raises(KeyError) as info:
+        model.load_state_dict(state)
+    message = str(info.value)
+    assert "missing keys: fc1.bias" in message
+    assert "unexpected keys: fc3.weight" in message
+    assert "fc2.weight: checkpoint (7, 7) vs model (2, 4)" in message
+    assert all(np.array_equal(a, p.data) for a, p in zip(before, model.parameters())), "nothing may be loaded"
+
+
+def test_non_strict_load_reports_missing_and_unexpected_but_loads_the_rest():
+    model = TwoLayer()
+    state = {"fc1.weight": np.full((4, 3), 0.5), "extra": np.zeros(1)}
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    assert missing == ["fc1.bias", "fc2.weight", "fc2.bias"] and unexpected == ["extra"]
+    assert np.all(model.fc1.weight.data == 0.5)
+
+
+def test_non_strict_load_still_refuses_shape_mismatches():
+    with pytest.raises(KeyError, match=r"fc1.weight: checkpoint \(1,\) vs model \(4, 3\)"):
+        TwoLayer().load_state_dict({"fc1.weight": np.zeros(1)}, strict=False)
+
+
+def test_load_state_dict_rejects_a_non_mapping():
+    with pytest.raises(TypeError, match="dict of name -> array"):
+        TwoLayer().load_state_dict([1, 2])
+
+
+def test_module_list_is_indexable_iterable_and_registers_children():
+    blocks = nn.ModuleList([nn.Linear(2, 2, seed=i) for i in range(3)])
+    assert len(blocks) == 3 and blocks[-1] is list(blocks)[2]
+    assert [n for n, _ in blocks.named_parameters()][:2] == ["0.weight", "0.bias"]
+    assert len(blocks[1:]) == 2
+    with pytest.raises(IndexError, match="out of range for a ModuleList of length 3"):
+        blocks[3]
+    with pytest.raises(TypeError, match="expected a Module"):
+        blocks.append(3)
+
+
+def test_repr_reads_like_pytorchs_module_tree():
+    model = nn.Sequential(nn.Linear(784, 16, seed=0), nn.ReLU(), nn.Sequential(nn.Dropout(0.2), nn.Tanh()))
+    assert repr(model) == (
+        "Sequential(\n"
+        "  (0): Linear(in_features=784, out_features=16, bias=True)\n"
+        "  (1): ReLU()\n"
+        "  (2): Sequential(\n"
+        "    (0): Dropout(p=0.2)\n"
+        "    (1): Tanh()\n"
+        "  )\n"
+        ")"
+    )
+    assert repr(TwoLayer()).splitlines()[1] == "  (fc1): Linear(in_features=3, out_features=4, bias=True)"
