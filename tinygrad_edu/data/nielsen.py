@@ -48,7 +48,7 @@ def read_nielsen_pkl(source, sha256=None, name=None):
                         "(a pickle can run code), so download Nielsen's mnist.pkl.gz again")
     try:
         parts = pickle.loads(gzip.decompress(payload), encoding="latin1")  # latin1: it was pickled by Python 2
-    except Exception as error:  # a file with the right hash cannot fail here; a caller-named hash can
+    except Exception as error:  # noqa: BLE001 - unpickling fails in many ways; a file with Nielsen's hash never does
         raise DataError(f"{name} could not be unpacked ({type(error).__name__}: {error})") from None
     (x_train, y_train), (x_valid, y_valid), (x_test, y_test) = _three_pairs(parts, name)
     return (_to_bytes(np.concatenate([x_train, x_valid]), name), np.concatenate([y_train, y_valid]),
