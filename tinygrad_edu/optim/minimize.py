@@ -57,13 +57,14 @@ def flatten_parameters(params) -> np.ndarray:
 
 def assign_flat(params, vector: np.ndarray):
     """Write a flat vector back into the parameters, in place, each in its own dtype and shape."""
+    total = sum(p.data.size for p in params)
+    if total != vector.size:
+        raise ValueError(f"assign_flat: the vector has {vector.size} elements, the parameters {total}")
     offset = 0
     for p in params:
         n = p.data.size
         p.data[...] = vector[offset:offset + n].reshape(p.shape)
         offset += n
-    if offset != vector.size:
-        raise ValueError(f"assign_flat: the vector has {vector.size} elements, the parameters {offset}")
 
 
 def minimize(model, loss_fn, method: str = "CG", maxiter: int = 100, tol=None, callback=None, options=None):
