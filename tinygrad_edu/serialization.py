@@ -138,8 +138,9 @@ def load(path):
     try:
         archive = np.load(path, allow_pickle=False)
     except ValueError as err:
-        raise ValueError(f"tg.load: refusing {path}: it holds pickled data, which could run arbitrary code when "
-                         "loaded; only .npz archives of plain arrays are read") from err
+        raise ValueError(f"tg.load: refusing {path}: it is neither an .npz archive nor an .npy array, so reading it "
+                         "would mean unpickling it, which could run arbitrary code; only .npz archives of plain "
+                         "arrays are read") from err
     except (OSError, zipfile.BadZipFile) as err:
         raise ValueError(f"tg.load: {path} is not a readable .npz archive ({err})") from err
     if not isinstance(archive, np.lib.npyio.NpzFile):
