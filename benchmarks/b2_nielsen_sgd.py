@@ -1,0 +1,168 @@
+"""B2, per-step overhead (Nielsen's recipe): MLP 784-30-10, sigmoid, quadratic cost, SGD lr 3.0, batch 10.
+
+One epoch = 6 000 steps over the 60 000 MNIST training images, float32, weights and biases ~ N(0, 1) as in
+Nielsen's network.py. The arrays are tiny (a 10 x 784 batch), so the time per step is mostly the cost of
+each operation's call, which is what this workload measures.
+
+The NumPy floor, with a = sigmoid(z) at each layer and the cost C = 0.5 * sum((a2 - y)^2) / B:
+    dC/dz2 = (a2 - y) * a2 (1 - a2) / B,   dC/dz1 = (dC/dz2 @ W2) * a1 (1 - a1),
+    dC/dW = dz^T @ a_in,   dC/db = sum of dz over the batch,   theta <- theta - lr * dC/dtheta.
+It multiplies lr / B into dC/dz2 once, so its gradient arrays hold lr * dC/dtheta and each update is a
+single subtraction: the fewest NumPy calls a careful hand-written step needs. Its sigmoid is the plain
+1 / (1 + e^-z) (exp overflow to inf gives the correct 0), four in-place calls.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+from .common import Spec, Trainer, batch_indices, tinygrad_mlp, torch_mlp
+
+SPEC = Spec(key="B2", title="MLP 784-30-10 sigmoid, quadratic cost, SGD lr 3.0, batch 10, 6000 steps",
+            sizes=(784, 30, 10), activation="sigmoid", init="nielsen", lr=3.0, batch_size=10, steps=6000,
+            per="step")
+
+
+def _sigmoid_(a: np.ndarray) -> np.ndarray:
+    """a <- 1 / (1 + e^-a), in place."""
+    np.negative(a, out=a)
+    np.exp(a, out=a)
+    a += 1.0
+    return np.reciprocal(a, out=a)
+
+
+class NumpyB2(Trainer):
+    """Hand-written forward, backward and SGD; every array preallocated and written with ``out=``."""
+
+    version = "numpy"
+
+    def reset(self):
+        b, (n0, n1, n2) = self.spec.batch_size, self.spec.sizes
+        f32 = np.float32
+        self.theta = [p.copy() for p in self.init]
+        self.grads = [np.empty_like(p) for p in self.theta]
+        self.xb, self.yb = np.empty((b, n0), f32), np.empty((b, n2), f32)
+        self.a1, self.t1, self.e1 = (np.empty((b, n1), f32) for _ in range(3))
+        self.a2, self.t2, self.e2 = (np.empty((b, n2), f32) for _ in range(3))
+
+    def train(self, steps=None, on_step=None):
+        x, y = self.data.x_train, self.data.y_train_onehot
+        batches = batch_indices(len(x), self.spec.batch_size, self.spec.order_seed)
+        with np.errstate(over="ignore"):          # e^-z overflows to inf for z < -88: sigmoid is then 0
+            for i, index in enumerate(batches[:steps]):
+                self._step(x, y, index)
+                if on_step is not None:
+                    on_step(i)
+
+    def _step(self, x, y, index):
+        W1, b1, W2, b2 = self.theta
+        gW1, gb1, gW2, gb2 = self.grads
+        xb = np.take(x, index, axis=0, out=self.xb, mode="clip")
+        yb = np.take(y, index, axis=0, out=self.yb, mode="clip")
+        a1 = np.matmul(xb, W1.T, out=self.a1)
+        a1 += b1
+        _sigmoid_(a1)
+        a2 = np.matmul(a1, W2.T, out=self.a2)
+        a2 += b2
+        _sigmoid_(a2)
+        e2 = np.subtract(a2, yb, out=self.e2)
+        self.loss = 0.5 * float(np.vdot(e2, e2)) / len(index)
+        t2 = np.subtract(1.0, a2, out=self.t2)
+        t2 *= a2
+        e2 *= t2
+        e2 *= self.spec.lr / len(index)            # e2 = lr * dC/dz2
+        np.matmul(e2.T, a1, out=gW2)
+        np.sum(e2, axis=0, out=gb2)
+        e1 = np.matmul(e2, W2, out=self.e1)
+        t1 = np.subtract(1.0, a1, out=self.t1)
+        t1 *= a1
+        e1 *= t1                                   # e1 = lr * dC/dz1
+        np.matmul(e1.T, xb, out=gW1)
+        np.sum(e1, axis=0, out=gb1)
+        for theta, g in zip(self.theta, self.grads):
+            theta -= g
+
+    def params(self):
+        return self.theta
+
+    def predict(self, x):
+        W1, b1, W2, b2 = self.theta
+        with np.errstate(over="ignore"):
+            return _sigmoid_(_sigmoid_(x @ W1.T + b1) @ W2.T + b2)
+
+
+class TinygradB2(Trainer):
+    """What a user writes: nn.Sequential, F.mse_loss(reduction="sum") * 0.5 / B, optim.SGD, DataLoader."""
+
+    version = "tinygrad"
+
+    def reset(self):
+        from tinygrad_edu import data, optim
+
+        self.model = tinygrad_mlp(self.spec.sizes, "sigmoid", self.init)
+        self.opt = optim.SGD(self.model.parameters(), lr=self.spec.lr)
+        self.loader = data.DataLoader(self.data.x_train, self.data.y_train_onehot, batch_size=self.spec.batch_size,
+                                      shuffle=True, seed=self.spec.order_seed)
+
+    def train(self, steps=None, on_step=None):
+        import tinygrad_edu.nn.functional as F
+
+        model, opt, scale = self.model, self.opt, 0.5 / self.spec.batch_size
+        for i, (xb, yb) in enumerate(itertools.islice(self.loader, steps)):
+            loss = F.mse_loss(model(xb), yb, reduction="sum") * scale
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            if on_step is not None:
+                on_step(i)
+        self.loss = loss.item()
+
+    def params(self):
+        return [p.data for p in self.model.parameters()]
+
+    def predict(self, x):
+        import tinygrad_edu as tg
+
+        with tg.no_grad():
+            return self.model(tg.Tensor(x)).numpy()
+
+
+class TorchB2(Trainer):
+    """PyTorch eager: the same model, F.mse_loss(reduction="sum") * 0.5 / B, torch.optim.SGD."""
+
+    version = "torch"
+
+    def reset(self):
+        import torch
+
+        self.model = torch_mlp(self.spec.sizes, "sigmoid", self.init)
+        self.opt = torch.optim.SGD(self.model.parameters(), lr=self.spec.lr)
+        self.x, self.y = torch.from_numpy(self.data.x_train), torch.from_numpy(self.data.y_train_onehot)
+
+    def train(self, steps=None, on_step=None):
+        import torch
+        import torch.nn.functional as F
+
+        model, opt, x, y = self.model, self.opt, self.x, self.y
+        scale = 0.5 / self.spec.batch_size
+        batches = batch_indices(len(x), self.spec.batch_size, self.spec.order_seed)
+        for i, index in enumerate(batches[:steps]):
+            index = torch.from_numpy(index)
+            loss = F.mse_loss(model(x.index_select(0, index)), y.index_select(0, index), reduction="sum") * scale
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            if on_step is not None:
+                on_step(i)
+        self.loss = loss.item()
+
+    def params(self):
+        return [p.detach().numpy() for p in self.model.parameters()]
+
+    def predict(self, x):
+        import torch
+
+        with torch.no_grad():
+            return self.model(torch.from_numpy(x)).numpy()

@@ -1,0 +1,145 @@
+"""B3, full batch (notebook 000's recipe): 784-10-10, ReLU, softmax cross-entropy, gradient descent lr 0.1.
+
+Every step uses all 60 000 training images; 100 steps, reported in seconds per step. Initial weights and
+biases ~ U(-0.5, 0.5), the notebook's ``np.random.rand(...) - 0.5``. (The notebook's bias gradient sums
+over units as well as examples; here, as in any framework, each bias gets its own gradient.)
+
+With N = 60 000 the arrays are tall and thin: X @ W1^T reads the whole 188 MB image matrix, and so does the
+weight gradient dz1^T @ X. The time is mostly those two passes over X, which is what this workload measures:
+whether the framework adds anything around large matrix products.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .common import Spec, Trainer, tinygrad_mlp, torch_mlp
+
+SPEC = Spec(key="B3", title="784-10-10 ReLU, softmax CE, full-batch GD lr 0.1, 100 steps", sizes=(784, 10, 10),
+            activation="relu", init="uniform_half", lr=0.1, batch_size=None, steps=100, per="step")
+
+
+class NumpyB3(Trainer):
+    """Hand-written forward, backward and update on the whole training set, arrays preallocated."""
+
+    version = "numpy"
+
+    def reset(self):
+        n, (_, n1, n2) = len(self.data.x_train), self.spec.sizes
+        self.theta = [p.copy() for p in self.init]
+        self.grads = [np.empty_like(p) for p in self.theta]
+        self.a1, self.d1 = np.empty((n, n1), np.float32), np.empty((n, n1), np.float32)
+        self.z2 = np.empty((n, n2), np.float32)
+        self.mask1 = np.empty((n, n1), bool)
+        self.row = np.empty((n, 1), np.float32)
+        self.rows = np.arange(n)
+
+    def train(self, steps=None, on_step=None):
+        for i in range(self.spec.steps if steps is None else steps):
+            self._step(self.data.x_train, self.data.y_train)
+            if on_step is not None:
+                on_step(i)
+
+    def _step(self, x, labels):
+        W1, b1, W2, b2 = self.theta
+        gW1, gb1, gW2, gb2 = self.grads
+        n, rows = len(x), self.rows
+        a1 = np.matmul(x, W1.T, out=self.a1)
+        a1 += b1
+        np.maximum(a1, 0, out=a1)
+        z = np.matmul(a1, W2.T, out=self.z2)
+        z += b2
+        row = np.max(z, axis=1, keepdims=True, out=self.row)
+        z -= row
+        picked = z[rows, labels]
+        np.exp(z, out=z)
+        np.sum(z, axis=1, keepdims=True, out=row)
+        self.loss = float(np.mean(np.log(row[:, 0]) - picked))
+        z /= row
+        z[rows, labels] -= 1.0
+        z *= self.spec.lr / n                      # z = lr * dL/dz2: the update is then one subtraction
+        np.matmul(z.T, a1, out=gW2)
+        np.sum(z, axis=0, out=gb2)
+        d1 = np.matmul(z, W2, out=self.d1)
+        d1 *= np.greater(a1, 0, out=self.mask1)
+        np.matmul(d1.T, x, out=gW1)
+        np.sum(d1, axis=0, out=gb1)
+        for theta, g in zip(self.theta, self.grads):
+            theta -= g
+
+    def params(self):
+        return self.theta
+
+    def predict(self, x):
+        W1, b1, W2, b2 = self.theta
+        return np.maximum(x @ W1.T + b1, 0) @ W2.T + b2
+
+
+class TinygradB3(Trainer):
+    """What a user writes: nn.Sequential, F.cross_entropy on the whole set, optim.SGD."""
+
+    version = "tinygrad"
+
+    def reset(self):
+        from tinygrad_edu import Tensor, optim
+
+        self.model = tinygrad_mlp(self.spec.sizes, "relu", self.init)
+        self.opt = optim.SGD(self.model.parameters(), lr=self.spec.lr)
+        self.x = Tensor(self.data.x_train)
+
+    def train(self, steps=None, on_step=None):
+        import tinygrad_edu.nn.functional as F
+
+        model, opt, x, y = self.model, self.opt, self.x, self.data.y_train
+        for i in range(self.spec.steps if steps is None else steps):
+            loss = F.cross_entropy(model(x), y)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            if on_step is not None:
+                on_step(i)
+        self.loss = loss.item()
+
+    def params(self):
+        return [p.data for p in self.model.parameters()]
+
+    def predict(self, x):
+        import tinygrad_edu as tg
+
+        with tg.no_grad():
+            return self.model(tg.Tensor(x)).numpy()
+
+
+class TorchB3(Trainer):
+    """PyTorch eager: the same model, F.cross_entropy on the whole set, torch.optim.SGD."""
+
+    version = "torch"
+
+    def reset(self):
+        import torch
+
+        self.model = torch_mlp(self.spec.sizes, "relu", self.init)
+        self.opt = torch.optim.SGD(self.model.parameters(), lr=self.spec.lr)
+        self.x, self.y = torch.from_numpy(self.data.x_train), torch.from_numpy(self.data.y_train)
+
+    def train(self, steps=None, on_step=None):
+        import torch.nn.functional as F
+
+        model, opt, x, y = self.model, self.opt, self.x, self.y
+        for i in range(self.spec.steps if steps is None else steps):
+            loss = F.cross_entropy(model(x), y)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            if on_step is not None:
+                on_step(i)
+        self.loss = loss.item()
+
+    def params(self):
+        return [p.detach().numpy() for p in self.model.parameters()]
+
+    def predict(self, x):
+        import torch
+
+        with torch.no_grad():
+            return self.model(torch.from_numpy(x)).numpy()
