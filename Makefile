@@ -23,8 +23,10 @@ test: $(VENV)/.dev
 mnist: $(VENV)/.mnist
 	$(PY) -m tinygrad_edu train --out runs/mnist/model.npz
 
+# The runner re-runs itself with OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE unset and records the BLAS kernel it gets.
+# Extra options through BENCH_ARGS, e.g. make bench BENCH_ARGS="--workloads B1 --repeats 5".
 bench: $(VENV)/.dev
-	$(PY) -m benchmarks.run
+	$(PY) -m benchmarks.run $(BENCH_ARGS)
 
 lint: $(VENV)/.dev
 	$(PY) -m ruff check tinygrad_edu tests examples benchmarks
