@@ -114,11 +114,11 @@ def _dot_from_order(order: list, show_grad: bool, names: dict | None) -> str:
     name_of = {id(t): n for n, t in (names or {}).items()}
     tensor_id = {id(t): f"t{i}" for i, t in enumerate(order)}
     lines = ["digraph tinygrad_edu {", '  node [fontname="Helvetica", fontsize=11];']
-    edges = []
-    for i, tensor in enumerate(order):
+    edges, ops = [], 0
+    for tensor in order:
         node = tensor._node
         if node is not None:
-            op = f"op{sum(1 for t in order[:i] if t._node is not None)}"
+            op, ops = f"op{ops}", ops + 1
             label = type(node).__name__ + ("\n(freed by backward)" if node.saved is None else "")
             lines.append(f'  {op} [shape=ellipse, style=filled, fillcolor="{_COLORS["op"]}", label={_quote(label)}];')
             edges += [f"  {tensor_id[id(parent)]} -> {op};" for parent in node.inputs]
