@@ -1,6 +1,7 @@
 """Learning-rate schedulers: the lr of every epoch against PyTorch's closed forms, jumps to an epoch,
 state_dict resume, several param groups, and (when torch is installed) value-for-value parity."""
 
+import itertools
 import math
 
 import numpy as np
@@ -61,7 +62,7 @@ def test_cosine_annealing_follows_the_closed_form_within_the_first_period(t_max,
 def test_cosine_annealing_reaches_eta_min_at_t_max_and_starts_at_base():
     lrs = [lr for (lr,) in schedule(CosineAnnealingLR(make_optimizer(0.5), T_max=10, eta_min=0.01), 11)]
     assert lrs[0] == 0.5 and lrs[10] == pytest.approx(0.01, abs=1e-15)
-    assert all(a > b for a, b in zip(lrs, lrs[1:]))
+    assert all(a > b for a, b in itertools.pairwise(lrs))
 
 
 def test_every_param_group_is_scheduled_from_its_own_base_lr():

@@ -90,7 +90,7 @@ def test_linear_gradcheck_on_batched_and_unbatched_inputs(n_in, seed):
     for shape in [(n_in,), (2, 3, n_in)]:
         x = leaf(rng.standard_normal(shape))
         assert layer(x).shape == shape[:-1] + (2,)
-        assert tg.gradcheck(lambda *_: layer(x), (x, layer.weight, layer.bias))
+        assert tg.gradcheck(lambda t, *_: layer(t), (x, layer.weight, layer.bias))
 
 
 # ---- activations, Flatten, Sequential, MLP --------------------------------------------------------
