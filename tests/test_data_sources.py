@@ -342,6 +342,21 @@ def test_nothing_found_without_download_says_where_it_looked_and_what_to_do(tmp_
     assert world.calls == [] and world.pip_calls == []
 
 
+def test_a_cache_that_cannot_be_written_says_so(world, monkeypatch, tmp_path):
+    (tmp_path / "a-file").write_text("")
+    monkeypatch.setenv("TINYGRAD_EDU_DATA", str(tmp_path / "a-file"))
+    with pytest.raises(DataError, match=f"cannot store MNIST in the cache folder {tmp_path / 'a-file'} .*"
+                                        "set TINYGRAD_EDU_DATA to a folder you can write to"):
+        load_mnist()
+
+
+def test_kaggle_csv_saved_with_a_byte_order_mark_reads(tmp_path):
+    x, y, _, _ = small_mnist()
+    write_kaggle_csv(tmp_path / "train.csv", x, y)
+    (tmp_path / "train.csv").write_bytes(b"\xef\xbb\xbf" + (tmp_path / "train.csv").read_bytes())
+    np.testing.assert_array_equal(read_kaggle_csv(tmp_path / "train.csv")[1], y)
+
+
 def test_damaged_cache_file_says_how_to_refetch(world):
     write_idx_set(cache_dir(), small_mnist(), gz=False)
     path = cache_dir() / "train-images-idx3-ubyte"

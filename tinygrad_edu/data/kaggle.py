@@ -37,7 +37,7 @@ def read_kaggle_csv(path, labelled=None):
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: no such file")
-    with open(path, encoding="utf-8", errors="replace") as stream:
+    with open(path, encoding="utf-8-sig", errors="replace") as stream:  # -sig: files saved by Excel start with a BOM
         columns = [name.strip().strip('"') for name in stream.readline().strip().split(",")]
     has_label = columns[:1] == ["label"]
     if columns[has_label:] != PIXEL_COLUMNS:

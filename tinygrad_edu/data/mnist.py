@@ -77,11 +77,14 @@ def load_mnist(root=None, download=True):
             return _to_float(*found)
     if not download:
         raise DataError(_not_found(looked, ["downloading is off (download=False)"], cache))
-    cache.mkdir(parents=True, exist_ok=True)
     try:
+        cache.mkdir(parents=True, exist_ok=True)
         fetch.fetch_mnist(cache)
     except fetch.FetchFailed as failure:
         raise DataError(_not_found(looked, failure.attempts, cache)) from None
+    except OSError as error:
+        raise DataError(f"cannot store MNIST in the cache folder {cache} ({error}); set {CACHE_ENV} "
+                        "to a folder you can write to") from None
     return _to_float(*_read_idx_set(_find_idx_files(cache), cache, is_cache=True))
 
 
