@@ -67,11 +67,23 @@ def _encode(obj, path: list, entries: dict):
     if array.dtype.hasobject:
         raise TypeError(f"tg.save: the value at {where} would need dtype object (pickle); only numeric, bool and "
                         "string arrays, and numbers that fit in 64 bits, can be saved")
-    name = "/".join(path) if path else "value"
-    if name in entries or name == TREE_KEY:
-        raise ValueError(f"tg.save: two entries would both be stored as {name!r}; rename a key that contains '/'")
+    name = _entry_name(path, entries)
     entries[name] = array
     return {kind: name}
+
+
+def _entry_name(path: list, taken: dict) -> str:
+    """The archive name of a leaf: its path joined by "/", control characters replaced, made unique.
+
+    Names only need to be unique and readable: the tree records which name holds which leaf, so a
+    key "a/b" beside a nested {"a": {"b": ...}}, or "0" beside 0, just gets a "~2" suffix.
+    """
+    name = "".join(c if c.isprintable() else "?" for c in "/".join(path)) or "value"
+    candidate, n = name, 1
+    while candidate in taken or candidate == TREE_KEY:
+        n += 1
+        candidate = f"{name}~{n}"
+    return candidate
 
 
 def _decode(node, arrays, path: str):
