@@ -1,0 +1,378 @@
+"""The command line: ``python -m tinygrad_edu`` (also installed as ``tinygrad-edu``).
+
+    tinygrad-edu train    [--data-dir DIR] [--arch 784-512-256-10] [--epochs N] [--batch-size B] [--lr LR]
+                          [--optimizer adam|sgd] [--schedule cosine|step|none] [--seed S] [--out model.npz] [--json]
+    tinygrad-edu evaluate --model model.npz [--data-dir DIR] [--plot confusion.png] [--json]
+    tinygrad-edu predict  --model model.npz IMAGE... [--json]
+    tinygrad-edu predict  --model model.npz --kaggle-csv test.csv [--out submission.csv]
+
+``train`` writes the model, ``metrics.json`` and ``training_curve.png`` into the folder of ``--out``
+(default ``runs/mnist/``). With ``--json`` the last line of standard output is one JSON object holding
+at least ``test_accuracy``, ``test_loss`` and ``seconds``.
+
+Exit status: 0 on success; 2 for bad arguments or files, reported as one line on standard error
+(no traceback, and no half-written output file); 1 when training diverged (the loss became nan or
+inf), after keeping the checkpoint of the last good epoch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from . import checkpoint
+from .checkpoint import ModelFileError, Preprocessing
+from .training import Diverged
+
+PROG = "tinygrad-edu"
+EXIT_BAD_INPUT = 2
+EXIT_DIVERGED = 1
+
+# The default model, chosen by measurement on MNIST (see the README for accuracy and time).
+DEFAULTS = {"arch": "784-512-256-10", "epochs": 8, "batch_size": 128, "lr": 1e-3, "optimizer": "adam",
+            "schedule": "cosine", "seed": 0}
+
+
+class CliError(Exception):
+    """A bad argument or file: the message is printed as one line and the exit status is 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        # argparse would print the whole usage block first; one line naming the problem is the contract.
+        raise CliError(f"{self.prog}: {message} (see {self.prog} --help)")
+
+
+# ---- argument types: each names the flag and the value it refused ------------------------------
+
+
+def parse_arch(text: str) -> list[int]:
+    """``"784-512-256-10"`` -> ``[784, 512, 256, 10]``: layer sizes, input first, at least two.
+
+    >>> parse_arch("784-128-10")
+    [784, 128, 10]
+    """
+    parts = text.strip().split("-")
+    if len(parts) < 2 or not all(p.strip().isdigit() and int(p) > 0 for p in parts):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} does not parse: give two or more positive layer sizes joined by '-', like 784-512-256-10")
+    return [int(p) for p in parts]
+
+
+def _positive(kind):
+    def convert(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a{'n integer' if kind is int else ' number'}") from None
+        if not (value > 0 and math.isfinite(value)):
+            raise argparse.ArgumentTypeError(f"{text!r}: it must be greater than 0")
+        return value
+    convert.__name__ = kind.__name__
+    return convert
+
+
+def _file(text: str) -> Path:
+    path = Path(text)
+    if not path.is_file():
+        raise argparse.ArgumentTypeError(f"{text}: no such file" if not path.exists() else f"{text} is not a file")
+    return path
+
+
+def _folder(text: str) -> Path:
+    path = Path(text)
+    if not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text}: no such folder" if not path.exists() else f"{text} is not a folder")
+    return path
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog=PROG, description="Train, evaluate and use a digit classifier built on tinygrad_edu.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="{train,evaluate,predict}")
+
+    train = commands.add_parser("train", help="train an MLP on MNIST (or any MNIST-like IDX set)")
+    train.add_argument("--data-dir", type=_folder, help="folder with the IDX files (default: the MNIST cache, "
+                                                        "downloading it once)")
+    train.add_argument("--arch", type=parse_arch, default=parse_arch(DEFAULTS["arch"]),
+                       help=f"layer sizes joined by '-' (default {DEFAULTS['arch']})")
+    train.add_argument("--activation", default="relu", choices=["relu", "leaky_relu", "sigmoid", "tanh"])
+    train.add_argument("--epochs", type=_positive(int), default=DEFAULTS["epochs"])
+    train.add_argument("--batch-size", type=_positive(int), default=DEFAULTS["batch_size"])
+    train.add_argument("--lr", type=_positive(float), default=DEFAULTS["lr"], help="(peak) learning rate")
+    train.add_argument("--optimizer", choices=["adam", "sgd"], default=DEFAULTS["optimizer"],
+                       help="adam, or sgd with Nesterov momentum 0.9")
+    train.add_argument("--schedule", choices=["cosine", "step", "none"], default=DEFAULTS["schedule"],
+                       help="learning-rate schedule over the run (default cosine, to 0 at the last step)")
+    train.add_argument("--seed", type=int, default=DEFAULTS["seed"], help="seeds the init and the batch order")
+    train.add_argument("--out", type=Path, default=Path("runs/mnist/model.npz"),
+                       help="model file; metrics.json and training_curve.png go beside it (default runs/mnist/)")
+    train.add_argument("--no-plot", action="store_true", help="skip the training-curve PNG")
+    train.add_argument("--json", action="store_true", help="last stdout line: the metrics as one JSON object")
+    train.set_defaults(run=run_train)
+
+    evaluate = commands.add_parser("evaluate", help="test accuracy, loss and confusion matrix of a model file")
+    evaluate.add_argument("--model", type=_file, required=True)
+    evaluate.add_argument("--data-dir", type=_folder)
+    evaluate.add_argument("--plot", type=Path, help="confusion-matrix PNG (default: confusion_matrix.png beside "
+                                                    "the model)")
+    evaluate.add_argument("--json", action="store_true")
+    evaluate.set_defaults(run=run_evaluate)
+
+    predict = commands.add_parser("predict", help="classify digit images (PNG/JPEG) or a Kaggle test.csv")
+    predict.add_argument("--model", type=_file, required=True)
+    predict.add_argument("images", nargs="*", type=_file, metavar="IMAGE")
+    predict.add_argument("--kaggle-csv", type=_file, help="a Kaggle digit-recognizer test.csv to label")
+    predict.add_argument("--out", type=Path, help="where the Kaggle submission goes (default submission.csv)")
+    predict.add_argument("--json", action="store_true")
+    predict.set_defaults(run=run_predict)
+    return parser
+
+
+# ---- the commands --------------------------------------------------------------------------------
+
+
+def run_train(args) -> int:
+    from . import optim
+    from .data import DataLoader
+    from .training import evaluate, train_epoch
+
+    sizes, out = args.arch, _output_path(args.out, "--out", ".npz")
+    x_train, y_train, x_test, y_test = _load_data(args.data_dir)
+    if sizes[0] != x_train.shape[1]:
+        raise CliError(f"--arch {_arch(sizes)} takes {sizes[0]} inputs but the images have {x_train.shape[1]} pixels")
+    classes = int(max(y_train.max(), y_test.max())) + 1
+    if sizes[-1] < classes:
+        raise CliError(f"--arch {_arch(sizes)} has {sizes[-1]} outputs but the labels go up to {classes - 1}")
+    if out.parent != Path(""):
+        out.parent.mkdir(parents=True, exist_ok=True)
+    prep = Preprocessing.fit(x_train)
+    x_train, x_test = prep(x_train), prep(x_test)
+
+    model = checkpoint.build_model(sizes, args.activation, seed=args.seed)
+    if args.optimizer == "adam":
+        optimizer = optim.Adam(model.parameters(), lr=args.lr)
+    else:
+        optimizer = optim.SGD(model.parameters(), lr=args.lr, momentum=0.9, nesterov=True)
+    loader = DataLoader(x_train, y_train, args.batch_size, shuffle=True, seed=args.seed)
+    scheduler = _schedule(optim, optimizer, args.schedule, args.epochs, len(loader))
+    config = {"arch": _arch(sizes), "activation": args.activation, "epochs": args.epochs,
+              "batch_size": args.batch_size, "lr": args.lr, "optimizer": args.optimizer, "schedule": args.schedule,
+              "seed": args.seed, "train_examples": len(x_train), "test_examples": len(x_test)}
+    print(f"training {config['arch']} ({sum(p.size for p in model.parameters()):,} parameters) on "
+          f"{len(x_train):,} images, testing on {len(x_test):,}: {args.optimizer} lr {args.lr:g}, "
+          f"{args.schedule} schedule, batch {args.batch_size}, {args.epochs} epochs")
+
+    history, started = [], time.perf_counter()
+    metrics_path = out.with_name("metrics.json")
+    try:
+        for epoch in range(1, args.epochs + 1):
+            train_loss, train_accuracy = train_epoch(model, loader, optimizer, epoch, args.epochs,
+                                                     scheduler=scheduler if args.schedule == "cosine" else None)
+            if scheduler is not None and args.schedule == "step":
+                scheduler.step()
+            result = evaluate(model, x_test, y_test)
+            if not (math.isfinite(result["loss"]) and checkpoint.all_finite(model)):
+                raise Diverged(epoch, len(loader), result["loss"])
+            history.append({"epoch": epoch, "train_loss": train_loss, "train_accuracy": train_accuracy,
+                            "test_loss": result["loss"], "test_accuracy": result["accuracy"],
+                            "seconds": time.perf_counter() - started})
+            checkpoint.save_model(out, model, sizes, args.activation, prep, {"config": config, "history": history})
+            print(f"epoch {epoch}/{args.epochs}: train loss {train_loss:.4f} accuracy {train_accuracy:.2%} | "
+                  f"test loss {result['loss']:.4f} accuracy {result['accuracy']:.2%} | "
+                  f"{history[-1]['seconds']:.1f} s", flush=True)
+    except Diverged as diverged:
+        kept = (f"the checkpoint of epoch {history[-1]['epoch']} is kept in {out}" if history else
+                "it diverged in the first epoch, so no checkpoint was written")
+        _write_json(metrics_path, {"status": "diverged", "diverged_at": {"epoch": diverged.epoch, "step":
+                                   diverged.step}, "config": config, "history": history})
+        _fail(f"{diverged} (lr {args.lr:g} may be too large); {kept}")
+        return EXIT_DIVERGED
+    seconds = time.perf_counter() - started
+
+    summary = {"test_accuracy": history[-1]["test_accuracy"], "test_loss": history[-1]["test_loss"],
+               "seconds": round(seconds, 2), "epochs": args.epochs, "model": str(out), "config": config,
+               "history": history}
+    _write_json(metrics_path, summary)
+    written = [str(out), str(metrics_path)]
+    if not args.no_plot:
+        written += _plot(lambda path: _training_curve(history, config, path), out.with_name("training_curve.png"))
+    print(f"test accuracy {summary['test_accuracy']:.2%}, test loss {summary['test_loss']:.4f}, "
+          f"{seconds:.1f} s of training; wrote {', '.join(written)}")
+    if args.json:
+        print(json.dumps({k: v for k, v in summary.items() if k != "history"}))
+    return 0
+
+
+def run_evaluate(args) -> int:
+    from .training import evaluate, format_confusion_matrix, plot_confusion_matrix
+
+    model, info = _load_model(args.model)
+    plot = _output_path(args.plot or args.model.with_name("confusion_matrix.png"), "--plot", ".png")
+    _, _, x_test, y_test = _load_data(args.data_dir)
+    x_test = _check_inputs(info, x_test, "the test images")
+    started = time.perf_counter()
+    result = evaluate(model, x_test, y_test)
+    seconds = time.perf_counter() - started
+    print(f"{args.model}: {_arch(info['sizes'])} on {len(y_test):,} test images")
+    print(f"test accuracy {result['accuracy']:.2%}, test loss {result['loss']:.4f} ({seconds:.2f} s)")
+    print("confusion matrix (rows: true digit, columns: predicted):")
+    print(format_confusion_matrix(result["confusion"]))
+    written = _plot(lambda path: plot_confusion_matrix(
+        result["confusion"], path, title=f"{args.model.name}: accuracy {result['accuracy']:.2%}"), plot)
+    if written:
+        print(f"wrote {written[0]}")
+    if args.json:
+        print(json.dumps({"test_accuracy": result["accuracy"], "test_loss": result["loss"],
+                          "seconds": round(seconds, 3), "test_examples": len(y_test),
+                          "confusion_matrix": result["confusion"].tolist()}))
+    return 0
+
+
+def run_predict(args) -> int:
+    from .data import DataError, preprocess_image, read_kaggle_csv, write_kaggle_submission
+    from .training import predict_proba
+
+    if bool(args.images) == bool(args.kaggle_csv):
+        raise CliError(f"{PROG} predict: give either IMAGE files or --kaggle-csv test.csv"
+                       + (", not both" if args.images else ""))
+    if args.out is not None and not args.kaggle_csv:
+        raise CliError(f"{PROG} predict: --out is the Kaggle submission file and needs --kaggle-csv")
+    model, info = _load_model(args.model)
+    if args.kaggle_csv:
+        out = _output_path(args.out or Path("submission.csv"), "--out", ".csv")
+        try:
+            pixels, _ = read_kaggle_csv(args.kaggle_csv)
+        except DataError as error:
+            raise CliError(str(error)) from None
+        probs = predict_proba(model, _check_inputs(info, pixels / np.float32(255), str(args.kaggle_csv)))
+        write_kaggle_submission(out, probs.argmax(axis=1))
+        print(f"wrote {len(probs):,} predictions to {out}")
+        if args.json:
+            print(json.dumps({"submission": str(out), "rows": len(probs)}))
+        return 0
+    images = []
+    for path in args.images:
+        try:
+            images.append(preprocess_image(path))
+        except DataError as error:
+            raise CliError(str(error)) from None
+    probs = predict_proba(model, _check_inputs(info, np.stack(images), "the images"))
+    records = [{"image": str(path), "digit": int(p.argmax()), "probability": float(p.max())}
+               for path, p in zip(args.images, probs)]
+    for record in records:
+        print(f"{record['image']}: {record['digit']} (probability {record['probability']:.3f})")
+    if args.json:
+        print(json.dumps({"predictions": records}))
+    return 0
+
+
+# ---- helpers ---------------------------------------------------------------------------------------
+
+
+def _arch(sizes) -> str:
+    return "-".join(str(int(s)) for s in sizes)
+
+
+def _load_data(data_dir):
+    from .data import DataError, load_mnist
+
+    try:
+        return load_mnist(data_dir, download=data_dir is None)
+    except DataError as error:
+        raise CliError(str(error)) from None
+
+
+def _load_model(path):
+    try:
+        return checkpoint.load_model(path)
+    except ModelFileError as error:
+        raise CliError(str(error)) from None
+
+
+def _check_inputs(info, x, what):
+    """The model's preprocessing applied to ``x`` (n, pixels), after checking the pixel count matches."""
+    x = np.asarray(x, dtype=np.float32).reshape(len(x), -1)
+    if x.shape[1] != info["sizes"][0]:
+        raise CliError(f"the model takes {info['sizes'][0]} inputs but {what} have {x.shape[1]} pixels each")
+    return info["preprocessing"](x)
+
+
+def _output_path(path: Path, flag: str, suffix: str) -> Path:
+    """Check, before any work is done, that an output file can be written at ``path``."""
+    path = Path(path)
+    if path.suffix.lower() != suffix:
+        raise CliError(f"{flag} {path}: the file name must end in {suffix}")
+    if path.is_dir():
+        raise CliError(f"{flag} {path} is a folder; give a file name ending in {suffix}")
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:  # the nearest folder that exists decides
+        folder = folder.parent
+    if not folder.is_dir():
+        raise CliError(f"{flag} {path}: {folder} is not a folder, so nothing can be written there")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise CliError(f"{flag} {path}: the folder {folder} is not writable")
+    return path
+
+
+def _write_json(path: Path, payload: dict) -> None:
+    from .data.files import write_atomically
+
+    write_atomically(path, (json.dumps(payload, indent=2) + "\n").encode())
+
+
+def _schedule(optim, optimizer, name, epochs, steps_per_epoch):
+    if name == "cosine":  # stepped after every batch: a smooth half cosine from lr down to 0 at the last step
+        return optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs * steps_per_epoch)
+    if name == "step":    # stepped after every epoch: lr x 0.3 every third of the run
+        return optim.lr_scheduler.StepLR(optimizer, step_size=max(1, epochs // 3), gamma=0.3)
+    return None
+
+
+def _training_curve(history, config, path):
+    from .viz_plots import plot_training_curves
+
+    series = {key: [record[key] for record in history]
+              for key in ("epoch", "train_loss", "test_loss", "train_accuracy", "test_accuracy")}
+    return plot_training_curves(series, path, title=f"{config['arch']} {config['optimizer']} lr {config['lr']:g}")
+
+
+def _plot(draw, path) -> list:
+    """Draw a figure to ``path``; a missing matplotlib is a warning, not a failed run."""
+    try:
+        draw(path)
+    except ImportError as error:
+        print(f"{PROG}: note: {error}; skipped {path}", file=sys.stderr)
+        return []
+    return [str(path)]
+
+
+def _fail(message: str) -> None:
+    print(f"{PROG}: error: " + " ".join(str(message).split()), file=sys.stderr)
+
+
+def main(argv=None) -> int:
+    """Run the command line with ``argv`` (default ``sys.argv[1:]``); returns the exit status."""
+    try:
+        args = build_parser().parse_args(argv)
+        return args.run(args)
+    except (CliError, ModelFileError) as error:
+        _fail(error)
+    except OSError as error:  # unreadable or unwritable files found only while working
+        _fail(f"{error.strerror or error}: {error.filename}" if error.filename else error)
+    except ImportError as error:  # an optional extra (Pillow, matplotlib) is missing
+        _fail(error)
+    except KeyboardInterrupt:
+        _fail("interrupted")
+        return 130
+    return EXIT_BAD_INPUT
+
+
+if __name__ == "__main__":
+    sys.exit(main())
