@@ -95,8 +95,10 @@ class NumpyB1(Trainer):
     def _adam(self):
         (beta1, beta2), lr = BETAS, self.spec.lr
         self.t += 1
-        step_size = lr / (1.0 - beta1 ** self.t)
-        inv_sqrt_bc2 = 1.0 / math.sqrt(1.0 - beta2 ** self.t)
+        # m / (sqrt(v) / c + eps) = c * m / (sqrt(v) + eps * c) with c = sqrt(1 - b2^t): the bias
+        # corrections fold into two scalars, which saves a pass over every parameter.
+        c = math.sqrt(1.0 - beta2 ** self.t)
+        step_size, eps_hat = lr * c / (1.0 - beta1 ** self.t), EPS * c
         for theta, g, m, v, tmp in zip(self.theta, self.grads, self.m, self.v, self.tmp):
             m *= beta1
             np.multiply(g, 1.0 - beta1, out=tmp)
@@ -106,8 +108,7 @@ class NumpyB1(Trainer):
             tmp *= 1.0 - beta2
             v += tmp
             np.sqrt(v, out=tmp)
-            tmp *= inv_sqrt_bc2
-            tmp += EPS
+            tmp += eps_hat
             np.divide(m, tmp, out=tmp)
             tmp *= step_size
             theta -= tmp

@@ -48,8 +48,9 @@ METHOD = """\
   repeat restarting from the initial weights; the table gives medians, and `spread` = (max - min) / median of the
   repeats, the run's own noise figure. `torch.set_num_threads` equals NumPy's BLAS thread count.
 - GFLOP/s counts 6 * samples * sum(in*out) (forward, input gradient, weight gradient), 192.6 GFLOP per B1 epoch.
-- The NumPy floors use the plain 1 / (1 + e^-z) sigmoid (B2) and fold lr (and 1/B) into the output gradient so each
-  SGD update is one subtraction (B2, B3): the cheapest hand-written step, which is the point of a floor.
+- The NumPy floors take the cheapest hand-written route, which is the point of a floor: the plain 1 / (1 + e^-z)
+  sigmoid (B2); lr (and 1/B) folded into the output gradient so each SGD update is one subtraction (B2, B3); Adam's
+  bias corrections folded into two scalars (B1), 12 in-place NumPy calls per parameter array and step.
 - Memory: `tracemalloc` peak of a B1 epoch above the loaded data set, each version in a fresh process; growth is the
   traced memory after an early step (once optimizer state exists) against after the last step.
 - OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE, set on some of these machines so that older OpenBLAS builds run safely,

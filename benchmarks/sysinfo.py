@@ -86,8 +86,8 @@ def collect(openblas_env_before: dict | None = None) -> dict:
         info["load_average"] = [round(x, 2) for x in os.getloadavg()]
     except OSError:
         pass
-    if "torch" in sys.modules:
-        torch = sys.modules["torch"]
+    torch = sys.modules.get("torch")   # recorded only when the run imported it
+    if torch is not None:
         info["torch"] = torch.__version__
         info["torch_threads"] = torch.get_num_threads()
         info["torch_blas"] = "MKL" if torch.backends.mkl.is_available() else "not MKL"
