@@ -43,11 +43,15 @@ DEFAULTS = {"arch": "784-512-256-10", "epochs": 8, "batch_size": 128, "lr": 1e-3
 class CliError(Exception):
     """A bad argument or file: the message is printed as one line and the exit status is 2."""
 
+    def __init__(self, message, prog=PROG):
+        super().__init__(message)
+        self.prog = prog
+
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message):
         # argparse would print the whole usage block first; one line naming the problem is the contract.
-        raise CliError(f"{self.prog}: {message} (see {self.prog} --help)")
+        raise CliError(f"{message} (see {self.prog} --help)", prog=self.prog)
 
 
 # ---- argument types: each names the flag and the value it refused ------------------------------
@@ -73,7 +77,7 @@ def _positive(kind):
         except ValueError:
             raise argparse.ArgumentTypeError(f"{text!r} is not a{'n integer' if kind is int else ' number'}") from None
         if not (value > 0 and math.isfinite(value)):
-            raise argparse.ArgumentTypeError(f"{text!r}: it must be greater than 0")
+            raise argparse.ArgumentTypeError(f"{text!r} must be greater than 0")
         return value
     convert.__name__ = kind.__name__
     return convert
@@ -281,12 +285,23 @@ def _arch(sizes) -> str:
 
 
 def _load_data(data_dir):
-    from .data import DataError, load_mnist
+    """MNIST from the cache (fetched once), or the set in ``data_dir`` and nothing else.
+
+    ``load_mnist(root)`` falls back to the cache when ``root`` holds no data; on the command line a
+    folder named by the user that holds nothing must be an error, not a silent switch to MNIST.
+    """
+    from .data import DataError, load_mnist, mnist
 
     try:
-        return load_mnist(data_dir, download=data_dir is None)
+        if data_dir is None:
+            return load_mnist(None, download=True)
+        found = mnist._read_folder(Path(data_dir), False, [])
     except DataError as error:
         raise CliError(str(error)) from None
+    if found is None:
+        raise CliError(f"--data-dir {data_dir} holds no MNIST-like data: no IDX files ({', '.join(mnist.IDX_FILES)}, "
+                       f"raw or .gz), no Kaggle {mnist.KAGGLE_FILENAME} and no {mnist.NIELSEN_FILENAME}")
+    return mnist._to_float(*found)
 
 
 def _load_model(path):
@@ -353,8 +368,8 @@ def _plot(draw, path) -> list:
     return [str(path)]
 
 
-def _fail(message: str) -> None:
-    print(f"{PROG}: error: " + " ".join(str(message).split()), file=sys.stderr)
+def _fail(message, prog=PROG) -> None:
+    print(f"{prog}: error: " + " ".join(str(message).split()), file=sys.stderr)
 
 
 def main(argv=None) -> int:
@@ -362,7 +377,9 @@ def main(argv=None) -> int:
     try:
         args = build_parser().parse_args(argv)
         return args.run(args)
-    except (CliError, ModelFileError) as error:
+    except CliError as error:
+        _fail(error, error.prog)
+    except ModelFileError as error:
         _fail(error)
     except OSError as error:  # unreadable or unwritable files found only while working
         _fail(f"{error.strerror or error}: {error.filename}" if error.filename else error)

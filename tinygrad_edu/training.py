@@ -55,24 +55,27 @@ def train_epoch(model, loader, optimizer, epoch, epochs=None, scheduler=None, pr
     model.train()
     batches = _progress_bar(loader, f"epoch {epoch}" + (f"/{epochs}" if epochs else ""), progress)
     total_loss, correct, seen = 0.0, 0, 0
-    for step, (x_batch, y_batch) in enumerate(batches, start=1):
-        logits = model(x_batch)
-        loss = F.cross_entropy(logits, y_batch)
-        value = loss.item()
-        if not math.isfinite(value):
-            _close(batches)
-            raise Diverged(epoch, step, value)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        if scheduler is not None:
-            scheduler.step()
-        n = len(y_batch)
-        total_loss += value * n
-        correct += int((logits.data.argmax(axis=1) == y_batch.data).sum())
-        seen += n
-        if step % 20 == 0 and hasattr(batches, "set_postfix"):  # the postfix is cheap, but not free
-            batches.set_postfix(loss=f"{total_loss / seen:.4f}", acc=f"{correct / seen:.4f}", refresh=False)
+    # A diverging run overflows before its loss turns nan; the check below reports that once, in
+    # words, instead of NumPy warning about every overflowing operation on the way.
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        for step, (x_batch, y_batch) in enumerate(batches, start=1):
+            logits = model(x_batch)
+            loss = F.cross_entropy(logits, y_batch)
+            value = loss.item()
+            if not math.isfinite(value):
+                _close(batches)
+                raise Diverged(epoch, step, value)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            if scheduler is not None:
+                scheduler.step()
+            n = len(y_batch)
+            total_loss += value * n
+            correct += int((logits.data.argmax(axis=1) == y_batch.data).sum())
+            seen += n
+            if step % 20 == 0 and hasattr(batches, "set_postfix"):  # the postfix is cheap, but not free
+                batches.set_postfix(loss=f"{total_loss / seen:.4f}", acc=f"{correct / seen:.4f}", refresh=False)
     if hasattr(batches, "set_postfix") and seen:
         batches.set_postfix(loss=f"{total_loss / seen:.4f}", acc=f"{correct / seen:.4f}")
     _close(batches)
@@ -98,7 +101,7 @@ def evaluate(model, x, y, batch_size=2000) -> dict:
     model.eval()
     x, y = np.asarray(x, dtype=np.float32), np.asarray(y, dtype=np.int64)
     total_loss, predictions = 0.0, []
-    with no_grad():
+    with no_grad(), np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # callers check the loss
         for start in range(0, len(x), batch_size):
             logits = model(Tensor(x[start:start + batch_size]))
             total_loss += F.cross_entropy(logits, y[start:start + batch_size], reduction="sum").item()
