@@ -20,8 +20,11 @@ $(VENV)/.mnist: $(PY) pyproject.toml
 test: $(VENV)/.dev
 	$(PY) -m pytest --cov=tinygrad_edu --cov-report=term $(PYTEST_ARGS)
 
+# Train the default model (progress bar, test accuracy per epoch), then evaluate it: model, metrics.json,
+# training_curve.png and confusion_matrix.png end up in runs/mnist/. MNIST is fetched once into the cache.
 mnist: $(VENV)/.mnist
 	$(PY) -m tinygrad_edu train --out runs/mnist/model.npz
+	$(PY) -m tinygrad_edu evaluate --model runs/mnist/model.npz
 
 # The runner re-runs itself with OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE unset and records the BLAS kernel it gets.
 # Extra options through BENCH_ARGS, e.g. make bench BENCH_ARGS="--workloads B1 --repeats 5".
