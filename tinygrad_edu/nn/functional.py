@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import ops
 from ..tensor import Tensor
 from .init import _generator
 
@@ -137,9 +138,12 @@ def softplus(x: Tensor) -> Tensor:
 
 
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
-    """x @ weight^T + bias, with weight in PyTorch's (out_features, in_features) layout."""
-    out = x @ weight.T
-    return out if bias is None else out + bias
+    """x @ weight^T + bias, with weight in PyTorch's (out_features, in_features) layout.
+
+    Runs as the single primitive ``ops.Linear``, whose gradients equal those of the composition
+    ``x @ weight.T + bias`` (a property test checks this) but come out in each operand's own layout.
+    """
+    return ops.Linear.apply(x, weight) if bias is None else ops.Linear.apply(x, weight, bias)
 
 
 def dropout(x: Tensor, p: float = 0.5, training: bool = True, *, seed=None, rng=None) -> Tensor:
