@@ -243,3 +243,13 @@ def test_function_returning_a_wrong_gradient_shape_is_named():
 
     with pytest.raises(RuntimeError, match=r"Broken.backward returned a gradient of shape \(\) .* \(3,\)"):
         Broken.apply(Tensor(np.ones(3), requires_grad=True)).sum().backward()
+
+
+def test_a_refused_second_backward_leaves_gradients_untouched():
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    y = x * 3
+    (y * 2).sum().backward()
+    before = x.grad.data.copy()
+    with pytest.raises(RuntimeError, match="retain_graph=True"):
+        (y + x).sum().backward()  # x's direct path is fine, y's graph is freed
+    np.testing.assert_array_equal(x.grad.data, before)

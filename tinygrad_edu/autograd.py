@@ -18,11 +18,13 @@ FREED = ("this part of the graph was already used by a backward pass, which free
          "call backward(retain_graph=True) the first time to backpropagate through it again")
 
 
-def topological_order(root: Tensor) -> list:
-    """Every op output that ``root`` depends on (root included), each listed after all of its inputs.
+def topological_order(root: Tensor, leaves: bool = False) -> list:
+    """Every op output that ``root`` depends on (root included), each listed after all of its inputs;
+    with ``leaves=True`` the leaf tensors too.
 
     Iterative depth-first search with an explicit stack, so a chain of 100 000 ops needs no
     recursion: a tensor is appended once all of its inputs have been appended (post-order).
+    A node freed by an earlier backward has no inputs left, so the walk stops there.
     """
     order, visited = [], set()
     stack = [(root, False)]
@@ -31,15 +33,17 @@ def topological_order(root: Tensor) -> list:
         if inputs_done:
             order.append(tensor)
             continue
-        if id(tensor) in visited or tensor._node is None:
+        if id(tensor) in visited:
             continue
         visited.add(id(tensor))
         node = tensor._node
-        if node.saved is None:
-            raise RuntimeError(f"backward through {type(node).__name__}: {FREED}")
+        if node is None:
+            if leaves:
+                order.append(tensor)
+            continue
         stack.append((tensor, True))
         for parent in node.inputs:
-            if parent._node is not None and id(parent) not in visited:
+            if (leaves or parent._node is not None) and id(parent) not in visited:
                 stack.append((parent, False))
     return order
 
@@ -88,7 +92,11 @@ def backward(root: Tensor, grad=None, retain_graph: bool = False, visit=None):
         return
     anomaly = _state["anomaly"]
     grads, owned = {id(root): seed}, set()
-    for tensor in reversed(topological_order(root)):
+    order = topological_order(root)
+    for tensor in order:  # checked before any gradient is accumulated, so a refused sweep changes nothing
+        if tensor._node.saved is None:
+            raise RuntimeError(f"backward through {type(tensor._node).__name__}: {FREED}")
+    for tensor in reversed(order):
         g = grads.pop(id(tensor), None)
         if g is None:  # nothing downstream sent a gradient here
             continue

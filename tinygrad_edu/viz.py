@@ -64,28 +64,6 @@ class GraphvizNotFoundError(RuntimeError):
 # ---- the graph as DOT text ------------------------------------------------------------------
 
 
-def _tensors_in_order(root: Tensor) -> list:
-    """Every tensor ``root`` was computed from, leaves included, each after its inputs.
-
-    The same iterative post-order walk as ``autograd.topological_order``, but it also lists leaves
-    and does not stop at nodes a backward has already freed (it draws them as freed instead).
-    """
-    order, seen = [], set()
-    stack = [(root, False)]
-    while stack:
-        tensor, inputs_done = stack.pop()
-        if inputs_done:
-            order.append(tensor)
-            continue
-        if id(tensor) in seen:
-            continue
-        seen.add(id(tensor))
-        stack.append((tensor, True))
-        if tensor._node is not None:
-            stack.extend((parent, False) for parent in reversed(tensor._node.inputs) if id(parent) not in seen)
-    return order
-
-
 def _quote(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
@@ -146,7 +124,7 @@ def to_dot(tensor: Tensor, show_grad: bool = True, names: dict | None = None) ->
     """
     if not isinstance(tensor, Tensor):
         raise TypeError(f"to_dot expects a Tensor, got {type(tensor).__name__}")
-    return _dot_from_order(_tensors_in_order(tensor), show_grad, names)
+    return _dot_from_order(autograd.topological_order(tensor, leaves=True), show_grad, names)
 
 
 # ---- rendering with Graphviz ----------------------------------------------------------------
@@ -204,7 +182,7 @@ def _repr_svg(tensor: Tensor):
     if tensor._node is None or shutil.which("dot") is None:
         return None
     try:
-        order = _tensors_in_order(tensor)
+        order = autograd.topological_order(tensor, leaves=True)
         if len(order) > _REPR_MAX_TENSORS:
             return None
         return _run_dot(_dot_from_order(order, True, None), "svg", timeout=10).decode()
