@@ -71,11 +71,6 @@ def build_model(sizes, activation="relu", seed=None):
     return nn.MLP(list(sizes), activation=activation, seed=seed)
 
 
-def all_finite(model) -> bool:
-    """True when no parameter holds nan or inf (a diverged step can poison them before the loss shows it)."""
-    return all(np.isfinite(p.data).all() for p in model.parameters())
-
-
 def save_model(path, model, sizes, activation, preprocessing: Preprocessing, training=None) -> None:
     """Write ``model`` with its architecture and preprocessing to ``path`` (atomically, via ``tg.save``)."""
     save({"format": FORMAT, "version": VERSION,

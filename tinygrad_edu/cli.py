@@ -145,7 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
 def run_train(args) -> int:
     from . import optim
     from .data import DataLoader
-    from .training import evaluate, train_epoch
+    from .training import fit
 
     sizes, out = args.arch, _output_path(args.out, "--out", ".npz")
     x_train, y_train, x_test, y_test = _load_data(args.data_dir)
@@ -173,32 +173,26 @@ def run_train(args) -> int:
           f"{len(x_train):,} images, testing on {len(x_test):,}: {args.optimizer} lr {args.lr:g}, "
           f"{args.schedule} schedule, batch {args.batch_size}, {args.epochs} epochs")
 
-    history, started = [], time.perf_counter()
     metrics_path = out.with_name("metrics.json")
+
+    def save_and_report(history):  # after every epoch: the checkpoint first, so a crash keeps the last good one
+        record = history[-1]
+        checkpoint.save_model(out, model, sizes, args.activation, prep, {"config": config, "history": history})
+        print(f"epoch {record['epoch']}/{args.epochs}: train loss {record['train_loss']:.4f} accuracy "
+              f"{record['train_accuracy']:.2%} | test loss {record['test_loss']:.4f} accuracy "
+              f"{record['test_accuracy']:.2%} | {record['seconds']:.1f} s", flush=True)
+
     try:
-        for epoch in range(1, args.epochs + 1):
-            train_loss, train_accuracy = train_epoch(model, loader, optimizer, epoch, args.epochs,
-                                                     scheduler=scheduler if args.schedule == "cosine" else None)
-            if scheduler is not None and args.schedule == "step":
-                scheduler.step()
-            result = evaluate(model, x_test, y_test)
-            if not (math.isfinite(result["loss"]) and checkpoint.all_finite(model)):
-                raise Diverged(epoch, len(loader), result["loss"])
-            history.append({"epoch": epoch, "train_loss": train_loss, "train_accuracy": train_accuracy,
-                            "test_loss": result["loss"], "test_accuracy": result["accuracy"],
-                            "seconds": time.perf_counter() - started})
-            checkpoint.save_model(out, model, sizes, args.activation, prep, {"config": config, "history": history})
-            print(f"epoch {epoch}/{args.epochs}: train loss {train_loss:.4f} accuracy {train_accuracy:.2%} | "
-                  f"test loss {result['loss']:.4f} accuracy {result['accuracy']:.2%} | "
-                  f"{history[-1]['seconds']:.1f} s", flush=True)
+        history = fit(model, optimizer, loader, x_test, y_test, args.epochs, scheduler,
+                      scheduler_per_step=args.schedule == "cosine", on_epoch_end=save_and_report)
     except Diverged as diverged:
-        kept = (f"the checkpoint of epoch {history[-1]['epoch']} is kept in {out}" if history else
+        kept = (f"the checkpoint of epoch {diverged.history[-1]['epoch']} is kept in {out}" if diverged.history else
                 "it diverged in the first epoch, so no checkpoint was written")
         _write_json(metrics_path, {"status": "diverged", "diverged_at": {"epoch": diverged.epoch, "step":
-                                   diverged.step}, "config": config, "history": history})
+                                   diverged.step}, "config": config, "history": diverged.history})
         _fail(f"{diverged} (lr {args.lr:g} may be too large); {kept}")
         return EXIT_DIVERGED
-    seconds = time.perf_counter() - started
+    seconds = history[-1]["seconds"]
 
     summary = {"test_accuracy": history[-1]["test_accuracy"], "test_loss": history[-1]["test_loss"],
                "seconds": round(seconds, 2), "epochs": args.epochs, "model": str(out), "config": config,

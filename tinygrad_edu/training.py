@@ -20,15 +20,15 @@ it overflow to inf and then nan, after which every further step is wasted work).
 >>> model = nn.MLP([2, 8, 2], seed=0)
 >>> opt = optim.Adam(model.parameters(), lr=0.05)
 >>> loader = DataLoader(x, y, batch_size=16, seed=0)
->>> for epoch in range(1, 6):
-...     loss, accuracy = train_epoch(model, loader, opt, epoch, progress=False)
->>> evaluate(model, x, y)["accuracy"] > 0.9
-True
+>>> history = fit(model, opt, loader, x, y, epochs=5, progress=False)
+>>> [record["epoch"] for record in history], history[-1]["test_accuracy"] > 0.9
+([1, 2, 3, 4, 5], True)
 """
 
 from __future__ import annotations
 
 import math
+import time
 
 import numpy as np
 
@@ -38,11 +38,46 @@ from .tensor import Tensor
 
 
 class Diverged(RuntimeError):
-    """The training loss stopped being a finite number; names the epoch and the step where it happened."""
+    """The training loss stopped being a finite number; names the epoch and the step where it happened.
+
+    ``history`` holds the records of the epochs completed before (filled in by ``fit``).
+    """
 
     def __init__(self, epoch: int, step: int, loss: float):
-        self.epoch, self.step, self.loss = epoch, step, loss
+        self.epoch, self.step, self.loss, self.history = epoch, step, loss, []
         super().__init__(f"training diverged: the loss became {loss} at epoch {epoch}, step {step}")
+
+
+def fit(model, optimizer, loader, x_test, y_test, epochs, scheduler=None, scheduler_per_step=True,
+        on_epoch_end=None, progress=True) -> list:
+    """Train for ``epochs`` passes over ``loader``, testing on ``(x_test, y_test)`` after each.
+
+    Returns the history: one record per epoch with ``epoch``, ``train_loss``, ``train_accuracy``,
+    ``test_loss``, ``test_accuracy`` and ``seconds`` (wall time since the start, tests included).
+    ``scheduler.step()`` runs after every batch (``scheduler_per_step``) or after every epoch.
+    ``on_epoch_end(history)`` runs after each epoch's record is added (to save a checkpoint, print).
+    Raises ``Diverged`` (with the history so far) when the loss, or a parameter, stops being finite.
+    """
+    history, started = [], time.perf_counter()
+    for epoch in range(1, epochs + 1):
+        try:
+            train_loss, train_accuracy = train_epoch(model, loader, optimizer, epoch, epochs,
+                                                     scheduler if scheduler_per_step else None, progress)
+            if scheduler is not None and not scheduler_per_step:
+                scheduler.step()
+            result = evaluate(model, x_test, y_test)
+            if not (math.isfinite(result["loss"]) and all(np.isfinite(p.data).all() for p in model.parameters())):
+                # the epoch's last step poisoned the weights after its loss was checked
+                raise Diverged(epoch, len(loader), math.nan)
+        except Diverged as diverged:
+            diverged.history = history
+            raise
+        history.append({"epoch": epoch, "train_loss": train_loss, "train_accuracy": train_accuracy,
+                        "test_loss": result["loss"], "test_accuracy": result["accuracy"],
+                        "seconds": time.perf_counter() - started})
+        if on_epoch_end is not None:
+            on_epoch_end(history)
+    return history
 
 
 def train_epoch(model, loader, optimizer, epoch, epochs=None, scheduler=None, progress=True):
