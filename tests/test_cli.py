@@ -256,9 +256,11 @@ def _broken_models(folder: Path, model: Path) -> dict:
     content = tg.load(model)
     content["architecture"]["sizes"] = [784, 64, 10]  # the weights stay those of 784-32-10
     tg.save(content, folder / "other_arch.npz")
-    narrow = checkpoint.build_model([100, 10], seed=0)
-    checkpoint.save_model(folder / "narrow.npz", narrow, [100, 10], "relu", checkpoint.Preprocessing())
-    return {name: folder / f"{name}.npz" for name in ("corrupt", "truncated", "plain", "other_arch", "narrow")}
+    for name, sizes in (("narrow", [100, 10]), ("five_classes", [784, 5])):
+        model = checkpoint.build_model(sizes, seed=0)
+        checkpoint.save_model(folder / f"{name}.npz", model, sizes, "relu", checkpoint.Preprocessing())
+    return {name: folder / f"{name}.npz" for name in ("corrupt", "truncated", "plain", "other_arch", "narrow",
+                                                      "five_classes")}
 
 
 BAD_TRAIN = {  # case -> (extra argv, words the message must contain)
@@ -329,6 +331,8 @@ def _bad_uses(trained, files, data_dir, folder):
                                                    "another architecture"),
         "evaluate model for other inputs": (["evaluate", "--model", models["narrow"], "--data-dir", data_dir],
                                             "takes 100 inputs"),
+        "evaluate model with too few classes": (["evaluate", "--model", models["five_classes"], "--data-dir",
+                                                 data_dir], "5 outputs"),
         "evaluate plot unwritable": (["evaluate", "--model", model, "--plot", folder / "x.txt" / "cm.png"],
                                      "not a folder"),
         "evaluate missing data": (["evaluate", "--model", model, "--data-dir", folder / "nowhere"], "no such folder"),
@@ -352,7 +356,7 @@ def _bad_uses(trained, files, data_dir, folder):
 
 BAD_USE_CASES = ["evaluate missing model", "evaluate corrupt model", "evaluate truncated model",
                  "evaluate npz that is no model", "evaluate model of another architecture",
-                 "evaluate model for other inputs", "evaluate plot unwritable", "evaluate missing data",
+                 "evaluate model for other inputs", "evaluate model with too few classes", "evaluate plot unwritable", "evaluate missing data",
                  "predict not an image", "predict blank image", "predict missing image", "predict nothing to predict",
                  "predict images and csv", "predict out without csv", "predict csv not kaggle",
                  "predict submission unwritable", "predict with corrupt model", "no command", "unknown command"]

@@ -215,6 +215,8 @@ def run_evaluate(args) -> int:
     plot = _output_path(args.plot or args.model.with_name("confusion_matrix.png"), "--plot", ".png")
     _, _, x_test, y_test = _load_data(args.data_dir)
     x_test = _check_inputs(info, x_test, "the test images")
+    if len(y_test) and y_test.max() >= info["sizes"][-1]:
+        raise CliError(f"the model has {info['sizes'][-1]} outputs but the test labels go up to {y_test.max()}")
     started = time.perf_counter()
     result = evaluate(model, x_test, y_test)
     seconds = time.perf_counter() - started
