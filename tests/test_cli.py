@@ -200,6 +200,40 @@ def test_kaggle_csv_gives_a_submission_matching_the_labels(trained, files, data_
     assert np.mean(np.array(labels) == truth) == pytest.approx(trained["summary"]["test_accuracy"])
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="needs a pseudo-terminal (POSIX)")
+def test_progress_bar_on_a_terminal_shows_loss_and_running_accuracy(tmp_path, data_dir):
+    import fcntl
+    import os
+    import pty
+    import struct
+    import termios
+
+    pid, terminal = pty.fork()
+    if pid == 0:  # the child: a 120-column terminal, then the command line
+        try:
+            fcntl.ioctl(1, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+            os.environ["PYTHONPATH"] = str(REPO)
+            os.execv(sys.executable, [sys.executable, "-m", "tinygrad_edu", "train", "--data-dir", str(data_dir),
+                                      *TINY, "--out", str(tmp_path / "model.npz"), "--no-plot"])
+        finally:
+            os._exit(127)
+    output = b""
+    while True:
+        try:
+            chunk = os.read(terminal, 4096)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        output += chunk
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0, output
+    screen = [line.split("\r")[-1] for line in output.decode(errors="replace").replace("\r\n", "\n").split("\n")]
+    bars = [line for line in screen if line.startswith("epoch ") and "batch/s" in line]
+    assert [bar.split(":")[0] for bar in bars] == ["epoch 1/2", "epoch 2/2"], screen
+    assert all("100%" in bar and "acc=" in bar and "loss=" in bar for bar in bars)
+
+
 def test_help_exits_zero_and_lists_commands(tmp_path):
     result = run_process(["--help"], cwd=tmp_path)
     assert result.returncode == 0 and all(word in result.stdout for word in ("train", "evaluate", "predict"))

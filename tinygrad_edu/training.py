@@ -89,7 +89,7 @@ def train_epoch(model, loader, optimizer, epoch, epochs=None, scheduler=None, pr
     """
     model.train()
     batches = _progress_bar(loader, f"epoch {epoch}" + (f"/{epochs}" if epochs else ""), progress)
-    total_loss, correct, seen = 0.0, 0, 0
+    total_loss, correct, seen, last = 0.0, 0, 0, len(loader)
     # A diverging run overflows before its loss turns nan; the check below reports that once, in
     # words, instead of NumPy warning about every overflowing operation on the way.
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
@@ -109,10 +109,8 @@ def train_epoch(model, loader, optimizer, epoch, epochs=None, scheduler=None, pr
             total_loss += value * n
             correct += int((logits.data.argmax(axis=1) == y_batch.data).sum())
             seen += n
-            if step % 20 == 0 and hasattr(batches, "set_postfix"):  # the postfix is cheap, but not free
-                batches.set_postfix(loss=f"{total_loss / seen:.4f}", acc=f"{correct / seen:.4f}", refresh=False)
-    if hasattr(batches, "set_postfix") and seen:
-        batches.set_postfix(loss=f"{total_loss / seen:.4f}", acc=f"{correct / seen:.4f}")
+            if hasattr(batches, "set_postfix") and (step % 20 == 0 or step == last):  # cheap, but not free
+                batches.set_postfix(loss=f"{total_loss / seen:.4f}", acc=f"{correct / seen:.4f}", refresh=step == last)
     _close(batches)
     return total_loss / max(seen, 1), correct / max(seen, 1)
 
