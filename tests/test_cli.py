@@ -407,6 +407,33 @@ def test_evaluate_and_predict_refuse_bad_input(case, tmp_path, trained, files, d
     assert _snapshot(tmp_path, trained["dir"], files["seven"].parent) == before, "a refused run left a file behind"
 
 
+def test_a_failed_write_is_one_line_and_leaves_no_temporary_file(tmp_path, data_dir, monkeypatch):
+    import os
+
+    def disk_full(src, dst):
+        raise OSError(28, "No space left on device", str(dst))
+
+    monkeypatch.setattr(os, "replace", disk_full)
+    status, _, stderr = run_in_process(["train", "--data-dir", data_dir, *TINY, "--out", tmp_path / "run" / "m.npz"])
+    _assert_refused(status, stderr, "No space left on device")
+    assert list((tmp_path / "run").iterdir()) == []
+
+
+def test_predict_without_pillow_says_how_to_install_it(trained, files, monkeypatch):
+    monkeypatch.setitem(sys.modules, "PIL", None)
+    monkeypatch.setitem(sys.modules, "PIL.Image", None)
+    status, _, stderr = run_in_process(["predict", "--model", trained["model"], files["seven"]])
+    _assert_refused(status, stderr, "pip install")
+
+
+def test_train_without_matplotlib_still_trains_and_notes_the_missing_plot(tmp_path, data_dir, monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
+    status, _, stderr = run_in_process(["train", "--data-dir", data_dir, *TINY, "--out", tmp_path / "model.npz"])
+    assert status == 0 and "matplotlib" in stderr and "skipped" in stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["metrics.json", "model.npz"]
+
+
 @pytest.mark.parametrize("argv, words", [
     (["train", "--lr", "-1"], "--lr"),
     (["train", "--arch", "784-x-10"], "does not parse"),
