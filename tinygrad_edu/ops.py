@@ -309,8 +309,9 @@ class Max(Function):
     @staticmethod
     def forward(ctx, x, axis, keepdims):
         axes = _normalize_axis(axis, x.ndim)
-        if x.size == 0:
-            raise ValueError(f"max: cannot reduce an empty tensor of shape {x.shape}")
+        if x.size == 0 and any(x.shape[a] == 0 for a in axes):  # (0, 3) over axis 1 is fine: shape (0,)
+            raise ValueError(f"max: cannot reduce an empty tensor of shape {x.shape} over axis {axes}: "
+                             "the max of no elements is undefined")
         z = np.asarray(x.max(axis=axes, keepdims=True))
         ctx.save_for_backward(x, z)
         ctx.axes, ctx.keepdims = axes, keepdims

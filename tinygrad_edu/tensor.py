@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 _FLOAT_KINDS = "f"
+_NUMERIC_KINDS = "biufc"  # bool, signed and unsigned integers, floats, complex: no strings, objects, dates
 
 
 def _as_array(data, dtype):
@@ -23,12 +24,17 @@ def _as_array(data, dtype):
     if isinstance(data, Tensor):
         data = data.data
     if isinstance(data, np.ndarray):
-        return data if dtype is None else data.astype(dtype, copy=False)
-    array = np.asarray(data, dtype=dtype)
-    if dtype is None and array.dtype.kind == _FLOAT_KINDS and array.dtype != np.float32:
-        array = array.astype(np.float32)
-    if array.dtype == object:
-        raise TypeError(f"cannot make a Tensor from {type(data).__name__}: it is not numeric array data")
+        array = data if dtype is None else data.astype(dtype, copy=False)
+    else:
+        try:
+            array = np.asarray(data, dtype=dtype)
+        except (ValueError, TypeError) as error:  # ragged nested lists, strings with a float dtype
+            raise type(error)(f"cannot make a Tensor from this {type(data).__name__}: {error}") from None
+        if dtype is None and array.dtype.kind == _FLOAT_KINDS and array.dtype != np.float32:
+            array = array.astype(np.float32)
+    if array.dtype.kind not in _NUMERIC_KINDS:
+        raise TypeError(f"cannot make a Tensor from {type(data).__name__} of dtype {array.dtype}: it is not "
+                        "numeric array data (a Tensor holds bool, integer or floating-point numbers)")
     return array
 
 
@@ -169,11 +175,16 @@ class Tensor:
         return self * other ** -1
 
     def __rtruediv__(self, other):
+        if not self.requires_grad:  # a constant divisor (integers too: 1 / int tensor is a float, as in NumPy)
+            return self._lift(other) * Tensor._from_op(1 / self.data, None)
         return self._lift(other) * self ** -1
 
     def __pow__(self, exponent):
         if isinstance(exponent, Tensor):
             return (exponent * self.log()).exp()
+        if self.data.dtype.kind in "biu" and isinstance(exponent, (int, np.integer)) and exponent < 0:
+            raise ValueError(f"pow: an integer tensor ({self.dtype}) cannot be raised to the negative power "
+                             f"{exponent}; make it floating-point first, e.g. Tensor(t.data.astype(np.float32))")
         return ops.Pow.apply(self, exponent=exponent)
 
     def __rpow__(self, base):
@@ -212,6 +223,9 @@ class Tensor:
 
     def argmax(self, axis=None) -> Tensor:
         """Index of the largest element (along ``axis``); an int64 tensor, not differentiable."""
+        if self.data.size == 0 and (axis is None or self.shape[axis] == 0):
+            raise ValueError(f"argmax: an empty tensor of shape {self.shape} has no largest element"
+                             + ("" if axis is None else f" along axis {axis}"))
         return Tensor(np.argmax(self.data, axis=axis))
 
     # ---- elementwise --------------------------------------------------------------------------
@@ -250,6 +264,9 @@ class Tensor:
         """Sum divided by the number of elements summed."""
         axes = ops._normalize_axis(axis, self.ndim)
         count = int(np.prod([self.shape[a] for a in axes]))
+        if count == 0:  # 0 / 0: NumPy and PyTorch answer nan; a clear error is more useful to a learner
+            raise ValueError(f"mean: cannot average zero elements (an empty tensor of shape {self.shape}, "
+                             f"axis {axis}); the mean of nothing is undefined")
         return self.sum(axis=axes, keepdims=keepdims) * (1.0 / count)
 
     def max(self, axis=None, keepdims=False):
