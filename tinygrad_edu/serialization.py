@@ -117,6 +117,10 @@ def save(obj, path):
     tree = _encode(obj, [], entries)
     entries[TREE_KEY] = np.array(json.dumps({"format": _FORMAT, "tree": tree}))
     directory = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"tg.save: cannot write {path}: it is a directory; give a file name inside it")
+    if os.path.exists(directory) and not os.path.isdir(directory):
+        raise NotADirectoryError(f"tg.save: cannot write {path}: {directory} is a file, not a directory")
     if not os.path.isdir(directory):
         raise FileNotFoundError(f"tg.save: cannot write {path}: the directory {directory} does not exist")
     handle, temporary = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".npz")
@@ -147,6 +151,8 @@ def load(path):
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"tg.load: no such file: {path}")
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"tg.load: {path} is a directory, not an .npz file")
     try:
         archive = np.load(path, allow_pickle=False)
     except ValueError as err:
@@ -154,7 +160,8 @@ def load(path):
                          "would mean unpickling it, which could run arbitrary code; only .npz archives of plain "
                          "arrays are read") from err
     except (OSError, zipfile.BadZipFile) as err:
-        raise ValueError(f"tg.load: {path} is not a readable .npz archive ({err})") from err
+        raise ValueError(f"tg.load: {path} is not a readable .npz archive: truncated, damaged or another kind "
+                         f"of file ({err})") from err
     if not isinstance(archive, np.lib.npyio.NpzFile):
         raise TypeError(f"tg.load: {path} holds a single .npy array, not an .npz archive of a state dict")
     with archive:

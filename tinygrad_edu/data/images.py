@@ -76,7 +76,7 @@ def _open(path):
     Image = _pillow()
     path = Path(path)
     if not path.is_file():
-        raise DataError(f"{path}: no such file")
+        raise DataError(f"{path}: no such file" if not path.exists() else f"{path} is not a file")
     try:
         with Image.open(path) as image:
             image.load()

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import numbers
 from collections import OrderedDict
 
 import numpy as np
@@ -24,6 +25,15 @@ import numpy as np
 from . import functional as F
 from . import init
 from .module import Module, ModuleList, Parameter
+
+
+def _check_size(value, what: str, layer: str) -> int:
+    """A layer width: an integer of at least 1 (``bool`` and ``2.0`` are refused, not silently converted)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{layer}: {what} must be an integer, got {type(value).__name__} {value!r}")
+    if value < 1:
+        raise ValueError(f"{layer} needs positive sizes, got {what}={value}")
+    return int(value)
 
 
 class Linear(Module):
@@ -46,9 +56,8 @@ class Linear(Module):
     def __init__(self, in_features: int, out_features: int, bias: bool = True, *, dtype=np.float32,
                  seed=None, rng=None):
         super().__init__()
-        if in_features < 1 or out_features < 1:
-            raise ValueError(f"Linear needs positive sizes, got in_features={in_features}, out_features={out_features}")
-        self.in_features, self.out_features = int(in_features), int(out_features)
+        self.in_features = _check_size(in_features, "in_features", "Linear")
+        self.out_features = _check_size(out_features, "out_features", "Linear")
         rng = init._generator(seed, rng)
         self.weight = Parameter(np.empty((out_features, in_features), dtype=dtype))
         init.kaiming_uniform_(self.weight, a=math.sqrt(5), rng=rng)
@@ -226,9 +235,12 @@ class MLP(Sequential):
     """
 
     def __init__(self, sizes, activation="relu", bias: bool = True, *, dtype=np.float32, seed=None, rng=None):
-        sizes = [int(s) for s in sizes]
+        if isinstance(sizes, (str, bytes)) or not isinstance(sizes, (list, tuple, np.ndarray, range)):
+            raise TypeError(f"MLP: sizes must be a list of layer sizes such as [784, 16, 10], got "
+                            f"{type(sizes).__name__} {sizes!r}")
         if len(sizes) < 2:
-            raise ValueError(f"MLP needs at least an input and an output size, got sizes={sizes}")
+            raise ValueError(f"MLP needs at least an input and an output size, got sizes={list(sizes)}")
+        sizes = [_check_size(s, f"sizes[{i}]", "MLP") for i, s in enumerate(sizes)]
         if isinstance(activation, str):
             if activation not in ACTIVATIONS:
                 raise ValueError(f"MLP: unknown activation {activation!r}; choose one of {sorted(ACTIVATIONS)} "

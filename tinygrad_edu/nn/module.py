@@ -183,19 +183,21 @@ class Module:
 
         With ``strict=True`` the keys must match ``state_dict()`` exactly; otherwise a KeyError lists
         the missing keys, the unexpected keys and the shape mismatches by name, and nothing is loaded.
-        Shape mismatches are errors in both modes. Returns ``(missing_keys, unexpected_keys)``.
+        Shape mismatches and values that are not numbers are errors in both modes. Returns ``(missing_keys, unexpected_keys)``.
         """
         if not hasattr(state_dict, "items"):
             raise TypeError(f"load_state_dict expects a dict of name -> array, got {type(state_dict).__name__}")
         own = OrderedDict(self.named_parameters(remove_duplicate=False))
         missing = [name for name in own if name not in state_dict]
         unexpected = [name for name in state_dict if name not in own]
-        mismatched = []
+        mismatched, not_numbers = [], []
         for name, param in own.items():
             if name in state_dict:
-                shape = np.shape(state_dict[name].data if isinstance(state_dict[name], Tensor) else state_dict[name])
-                if shape != param.shape:
-                    mismatched.append(f"{name}: checkpoint {shape} vs model {param.shape}")
+                value = np.asarray(state_dict[name].data if isinstance(state_dict[name], Tensor) else state_dict[name])
+                if value.shape != param.shape:
+                    mismatched.append(f"{name}: checkpoint {value.shape} vs model {param.shape}")
+                elif value.dtype.kind not in "biuf":  # checked up front, so a bad entry cannot half-load the model
+                    not_numbers.append(f"{name}: checkpoint dtype {value.dtype}")
         problems = []
         if strict and missing:
             problems.append("missing keys: " + ", ".join(missing))
@@ -203,6 +205,8 @@ class Module:
             problems.append("unexpected keys: " + ", ".join(unexpected))
         if mismatched:
             problems.append("shape mismatches: " + "; ".join(mismatched))
+        if not_numbers:
+            problems.append("values that are not numbers: " + "; ".join(not_numbers))
         if problems:
             raise KeyError(f"load_state_dict into {type(self).__name__} failed: " + " | ".join(problems))
         for name, param in own.items():

@@ -31,7 +31,7 @@ import math
 
 import numpy as np
 
-from .optimizer import Optimizer, _check
+from .optimizer import Optimizer, _check, _check_lr
 
 
 class Adam(Optimizer):
@@ -41,7 +41,7 @@ class Adam(Optimizer):
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False):
         name = type(self).__name__
-        _check(lr >= 0, f"{name}: invalid learning rate {lr} (must be >= 0)")
+        _check_lr(lr, name)
         _check(eps >= 0, f"{name}: invalid eps {eps} (must be >= 0)")
         _check(len(betas) == 2 and all(0 <= b < 1 for b in betas), f"{name}: betas must be two numbers in [0, 1), "
                f"got {betas}")

@@ -22,6 +22,7 @@ forms in the docstrings give the same numbers up to floating-point rounding.
 from __future__ import annotations
 
 import math
+import numbers
 
 from .optimizer import Optimizer
 
@@ -87,8 +88,9 @@ class StepLR(LRScheduler):
     """
 
     def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1, last_epoch: int = -1):
-        if int(step_size) < 1:
-            raise ValueError(f"StepLR: step_size must be a positive integer, got {step_size}")
+        _check_count(step_size, "StepLR: step_size must be a positive integer")
+        if isinstance(gamma, bool) or not isinstance(gamma, numbers.Real) or not (math.isfinite(gamma) and gamma > 0):
+            raise ValueError(f"StepLR: gamma must be a positive number (the factor applied to the rate), got {gamma!r}")
         self.step_size, self.gamma = int(step_size), gamma
         super().__init__(optimizer, last_epoch)
 
@@ -120,8 +122,10 @@ class CosineAnnealingLR(LRScheduler):
     """
 
     def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0, last_epoch: int = -1):
-        if T_max <= 0:
-            raise ValueError(f"CosineAnnealingLR: T_max must be positive, got {T_max}")
+        _check_count(T_max, "CosineAnnealingLR: T_max must be positive (a whole number of steps)")
+        if isinstance(eta_min, bool) or not isinstance(eta_min, numbers.Real) or not (math.isfinite(eta_min)
+                                                                                        and eta_min >= 0):
+            raise ValueError(f"CosineAnnealingLR: eta_min must be a number >= 0 (the lowest rate), got {eta_min!r}")
         self.T_max, self.eta_min = T_max, eta_min
         super().__init__(optimizer, last_epoch)
 
@@ -140,3 +144,9 @@ class CosineAnnealingLR(LRScheduler):
     def _closed_form_lr(self):
         return [self.eta_min + (base - self.eta_min) * (1 + math.cos(math.pi * self.last_epoch / self.T_max)) / 2
                 for base in self.base_lrs]
+
+
+def _check_count(value, rule: str):
+    """A number of epochs or steps: a positive integer (1.5 or "10" are refused, not rounded or parsed)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{rule}, got {value!r}")

@@ -25,6 +25,9 @@ so a float32 model is updated in float32 and a training step allocates no parame
 
 from __future__ import annotations
 
+import math
+import numbers
+
 import numpy as np
 
 from ..function import no_grad
@@ -76,6 +79,7 @@ class Optimizer:
         full["params"] = params
         if full.get("lr") is None:
             raise ValueError(f"{type(self).__name__}: no learning rate given for param group {len(self.param_groups)}")
+        _check_lr(full["lr"], type(self).__name__, f" of param group {len(self.param_groups)}")
         self.param_groups.append(full)
 
     def zero_grad(self, set_to_none: bool = True):
@@ -182,3 +186,15 @@ class Optimizer:
 def _check(condition: bool, message: str):
     if not condition:
         raise ValueError(message)
+
+
+def _check_lr(lr, name: str, where: str = ""):
+    """A learning rate is a finite number above 0: 0 would train nothing, a negative one climbs the loss.
+
+    (PyTorch accepts 0; here a zero rate in a constructor is taken for the mistake it almost always is.
+    Schedulers may still anneal a group's rate down to 0.)
+    """
+    if isinstance(lr, bool) or not isinstance(lr, numbers.Real):
+        raise TypeError(f"{name}: the learning rate{where} must be a number, got {type(lr).__name__} {lr!r}")
+    if not (math.isfinite(lr) and lr > 0):
+        raise ValueError(f"{name}: invalid learning rate {lr}{where} (must be a positive finite number)")

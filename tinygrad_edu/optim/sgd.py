@@ -27,14 +27,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from .optimizer import Optimizer, _check
+from .optimizer import Optimizer, _check, _check_lr
 
 
 class SGD(Optimizer):
     """``SGD(params, lr=1e-3, momentum=0.0, weight_decay=0.0, nesterov=False, dampening=0.0)``."""
 
     def __init__(self, params, lr=1e-3, momentum=0.0, weight_decay=0.0, nesterov=False, dampening=0.0):
-        _check(lr >= 0, f"SGD: invalid learning rate {lr} (must be >= 0)")
+        _check_lr(lr, "SGD")
         _check(momentum >= 0, f"SGD: invalid momentum {momentum} (must be >= 0)")
         _check(weight_decay >= 0, f"SGD: invalid weight_decay {weight_decay} (must be >= 0)")
         _check(not nesterov or (momentum > 0 and dampening == 0),
