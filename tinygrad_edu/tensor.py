@@ -265,8 +265,9 @@ class Tensor:
         axes = ops._normalize_axis(axis, self.ndim)
         count = int(np.prod([self.shape[a] for a in axes]))
         if count == 0:  # 0 / 0: NumPy and PyTorch answer nan; a clear error is more useful to a learner
-            raise ValueError(f"mean: cannot average zero elements (an empty tensor of shape {self.shape}, "
-                             f"axis {axis}); the mean of nothing is undefined")
+            where = "" if axis is None else f" along axis {axis}"
+            raise ValueError(f"mean: cannot average zero elements (an empty tensor of shape {self.shape}{where}); "
+                             "the mean of nothing is undefined")
         return self.sum(axis=axes, keepdims=keepdims) * (1.0 / count)
 
     def max(self, axis=None, keepdims=False):

@@ -176,10 +176,15 @@ def nll_loss(log_probs: Tensor, target, reduction: str = "mean") -> Tensor:
     >>> nll_loss(Tensor(np.log(np.array([[0.5, 0.25, 0.25]]))), np.array([1])).item()
     1.3862943611198906
     """
+    return _nll(log_probs, target, reduction, "nll_loss")
+
+
+def _nll(log_probs: Tensor, target, reduction: str, fn: str) -> Tensor:
+    """``nll_loss`` whose error messages name ``fn``, the function the user called."""
     axis = _class_axis(log_probs)
-    target = _class_indices(target, log_probs, axis, "nll_loss")
-    one_hot = _one_hot(target, log_probs.shape[axis], axis, log_probs.dtype, "nll_loss")
-    return _reduce(-(log_probs * Tensor(one_hot)).sum(axis=axis), reduction, "nll_loss")
+    target = _class_indices(target, log_probs, axis, fn)
+    one_hot = _one_hot(target, log_probs.shape[axis], axis, log_probs.dtype, fn)
+    return _reduce(-(log_probs * Tensor(one_hot)).sum(axis=axis), reduction, fn)
 
 
 def cross_entropy(logits: Tensor, target, reduction: str = "mean") -> Tensor:
@@ -202,7 +207,7 @@ def cross_entropy(logits: Tensor, target, reduction: str = "mean") -> Tensor:
     log_probs = logits.log_softmax(axis)
     target_dtype = target.dtype if isinstance(target, (Tensor, np.ndarray)) else np.asarray(target).dtype
     if target_dtype.kind in "iu":
-        return nll_loss(log_probs, target, reduction)
+        return _nll(log_probs, target, reduction, "cross_entropy")
     probs = _tensor(target, "cross_entropy target", like=logits)
     if probs.shape != logits.shape:
         raise ValueError(f"cross_entropy: a float target holds probabilities and must have the logits' shape "
