@@ -46,6 +46,9 @@ def _tensor(x, name: str, like: Tensor | None = None) -> Tensor:
 
 def _reduce(loss: Tensor, reduction: str, fn: str) -> Tensor:
     if reduction == "mean":
+        if loss.size == 0:
+            raise ValueError(f"{fn}: the mean over an empty batch (loss of shape {loss.shape}) is undefined; "
+                             "use reduction='sum' for 0")
         return loss.mean()
     if reduction == "sum":
         return loss.sum()
