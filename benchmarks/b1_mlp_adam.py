@@ -3,9 +3,10 @@
 One epoch over the 60 000 MNIST training images (469 steps, the last one of 96 images), float32,
 PyTorch's default Linear init, Adam lr 1e-3, betas (0.9, 0.999), eps 1e-8. Work: 192.6 GFLOP per epoch.
 
-The NumPy floor writes out what autograd derives. With z3 the logits, p = softmax(z3), Y one-hot and B
-the batch size, the mean cross-entropy has  dL/dz3 = (p - Y) / B;  each layer z = a @ W^T + b then gives
-dW = dz^T @ a,  db = sum of dz over the batch,  da = dz @ W,  and ReLU passes da where its output is > 0.
+The NumPy floor writes out what autograd derives, with each weight stored as V = W^T of shape (in, out).
+With z3 the logits, p = softmax(z3), Y one-hot and B the batch size, the mean cross-entropy has
+dL/dz3 = (p - Y) / B;  each layer z = a @ V + b then gives  dV = a^T @ dz,  db = sum of dz over the batch,
+da = dz @ V^T,  and ReLU passes da where its output is > 0.
 Adam (PyTorch's form), for every parameter with gradient g at step t:
     m <- b1 m + (1 - b1) g,   v <- b2 v + (1 - b2) g^2,
     theta <- theta - (lr / (1 - b1^t)) * m / (sqrt(v) / sqrt(1 - b2^t) + eps).
@@ -18,7 +19,7 @@ import math
 
 import numpy as np
 
-from .common import Spec, Trainer, batch_indices, tinygrad_mlp, torch_mlp
+from .common import Spec, Trainer, batch_indices, tinygrad_mlp, to_in_out, to_out_in, torch_mlp
 
 SPEC = Spec(key="B1", title="MLP 784-512-256-10 ReLU, Adam, batch 128, one epoch", sizes=(784, 512, 256, 10),
             activation="relu", init="torch_default", lr=1e-3, batch_size=128, steps=469, per="epoch")
@@ -26,13 +27,13 @@ BETAS, EPS = (0.9, 0.999), 1e-8
 
 
 class NumpyB1(Trainer):
-    """Hand-written forward, backward and Adam; every array preallocated and written with ``out=``."""
+    """Hand-written forward, backward and Adam; weights (in, out); every array preallocated, written with ``out=``."""
 
     version = "numpy"
 
     def reset(self):
         b, (n0, n1, n2, n3) = self.spec.batch_size, self.spec.sizes
-        self.theta = [p.copy() for p in self.init]
+        self.theta = to_in_out(self.init)
         self.grads = [np.empty_like(p) for p in self.theta]
         self.m = [np.zeros_like(p) for p in self.theta]
         self.v = [np.zeros_like(p) for p in self.theta]
@@ -55,19 +56,19 @@ class NumpyB1(Trainer):
 
     def _step(self, x, y, index):
         n = len(index)
-        W1, b1, W2, b2, W3, b3 = self.theta
-        gW1, gb1, gW2, gb2, gW3, gb3 = self.grads
+        V1, b1, V2, b2, V3, b3 = self.theta
+        gV1, gb1, gV2, gb2, gV3, gb3 = self.grads
         xb = np.take(x, index, axis=0, out=self.xb[:n], mode="clip")  # clip: no bounds-check buffering
         labels = y[index]
         rows = np.arange(n)
         # forward
-        a1 = np.matmul(xb, W1.T, out=self.a1[:n])
+        a1 = np.matmul(xb, V1, out=self.a1[:n])
         a1 += b1
         np.maximum(a1, 0, out=a1)
-        a2 = np.matmul(a1, W2.T, out=self.a2[:n])
+        a2 = np.matmul(a1, V2, out=self.a2[:n])
         a2 += b2
         np.maximum(a2, 0, out=a2)
-        z = np.matmul(a2, W3.T, out=self.z3[:n])
+        z = np.matmul(a2, V3, out=self.z3[:n])
         z += b3
         # softmax cross-entropy: shift by the row max, loss = mean(log sum e^z - z_label)
         row = np.max(z, axis=1, keepdims=True, out=self.row[:n])
@@ -80,15 +81,15 @@ class NumpyB1(Trainer):
         z[rows, labels] -= 1.0
         z *= 1.0 / n                               # dL/dz3 = (p - Y) / B
         # backward
-        np.matmul(z.T, a2, out=gW3)
+        np.matmul(a2.T, z, out=gV3)
         np.sum(z, axis=0, out=gb3)
-        d2 = np.matmul(z, W3, out=self.d2[:n])
+        d2 = np.matmul(z, V3.T, out=self.d2[:n])
         d2 *= np.greater(a2, 0, out=self.mask2[:n])
-        np.matmul(d2.T, a1, out=gW2)
+        np.matmul(a1.T, d2, out=gV2)
         np.sum(d2, axis=0, out=gb2)
-        d1 = np.matmul(d2, W2, out=self.d1[:n])
+        d1 = np.matmul(d2, V2.T, out=self.d1[:n])
         d1 *= np.greater(a1, 0, out=self.mask1[:n])
-        np.matmul(d1.T, xb, out=gW1)
+        np.matmul(xb.T, d1, out=gV1)
         np.sum(d1, axis=0, out=gb1)
         self._adam()
 
@@ -114,13 +115,13 @@ class NumpyB1(Trainer):
             theta -= tmp
 
     def params(self):
-        return self.theta
+        return to_out_in(self.theta)
 
     def predict(self, x):
-        W1, b1, W2, b2, W3, b3 = self.theta
-        a1 = np.maximum(x @ W1.T + b1, 0)
-        a2 = np.maximum(a1 @ W2.T + b2, 0)
-        return a2 @ W3.T + b3
+        V1, b1, V2, b2, V3, b3 = self.theta
+        a1 = np.maximum(x @ V1 + b1, 0)
+        a2 = np.maximum(a1 @ V2 + b2, 0)
+        return a2 @ V3 + b3
 
 
 class TinygradB1(Trainer):

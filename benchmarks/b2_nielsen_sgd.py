@@ -4,9 +4,10 @@ One epoch = 6 000 steps over the 60 000 MNIST training images, float32, weights 
 Nielsen's network.py. The arrays are tiny (a 10 x 784 batch), so the time per step is mostly the cost of
 each operation's call, which is what this workload measures.
 
-The NumPy floor, with a = sigmoid(z) at each layer and the cost C = 0.5 * sum((a2 - y)^2) / B:
-    dC/dz2 = (a2 - y) * a2 (1 - a2) / B,   dC/dz1 = (dC/dz2 @ W2) * a1 (1 - a1),
-    dC/dW = dz^T @ a_in,   dC/db = sum of dz over the batch,   theta <- theta - lr * dC/dtheta.
+The NumPy floor, with weights stored as V = W^T (in, out), z = a_in @ V + b, a = sigmoid(z) at each layer
+and the cost C = 0.5 * sum((a2 - y)^2) / B:
+    dC/dz2 = (a2 - y) * a2 (1 - a2) / B,   dC/dz1 = (dC/dz2 @ V2^T) * a1 (1 - a1),
+    dC/dV = a_in^T @ dz,   dC/db = sum of dz over the batch,   theta <- theta - lr * dC/dtheta.
 It multiplies lr / B into dC/dz2 once, so its gradient arrays hold lr * dC/dtheta and each update is a
 single subtraction: the fewest NumPy calls a careful hand-written step needs. Its sigmoid is the plain
 1 / (1 + e^-z) (exp overflow to inf gives the correct 0), four in-place calls.
@@ -18,7 +19,7 @@ import itertools
 
 import numpy as np
 
-from .common import Spec, Trainer, batch_indices, tinygrad_mlp, torch_mlp
+from .common import Spec, Trainer, batch_indices, tinygrad_mlp, to_in_out, to_out_in, torch_mlp
 
 SPEC = Spec(key="B2", title="MLP 784-30-10 sigmoid, quadratic cost, SGD lr 3.0, batch 10, 6000 steps",
             sizes=(784, 30, 10), activation="sigmoid", init="nielsen", lr=3.0, batch_size=10, steps=6000,
@@ -34,14 +35,14 @@ def _sigmoid_(a: np.ndarray) -> np.ndarray:
 
 
 class NumpyB2(Trainer):
-    """Hand-written forward, backward and SGD; every array preallocated and written with ``out=``."""
+    """Hand-written forward, backward and SGD; weights (in, out); every array preallocated, written with ``out=``."""
 
     version = "numpy"
 
     def reset(self):
         b, (n0, n1, n2) = self.spec.batch_size, self.spec.sizes
         f32 = np.float32
-        self.theta = [p.copy() for p in self.init]
+        self.theta = to_in_out(self.init)
         self.grads = [np.empty_like(p) for p in self.theta]
         self.xb, self.yb = np.empty((b, n0), f32), np.empty((b, n2), f32)
         self.a1, self.t1, self.e1 = (np.empty((b, n1), f32) for _ in range(3))
@@ -57,14 +58,14 @@ class NumpyB2(Trainer):
                     on_step(i)
 
     def _step(self, x, y, index):
-        W1, b1, W2, b2 = self.theta
-        gW1, gb1, gW2, gb2 = self.grads
+        V1, b1, V2, b2 = self.theta
+        gV1, gb1, gV2, gb2 = self.grads
         xb = np.take(x, index, axis=0, out=self.xb, mode="clip")
         yb = np.take(y, index, axis=0, out=self.yb, mode="clip")
-        a1 = np.matmul(xb, W1.T, out=self.a1)
+        a1 = np.matmul(xb, V1, out=self.a1)
         a1 += b1
         _sigmoid_(a1)
-        a2 = np.matmul(a1, W2.T, out=self.a2)
+        a2 = np.matmul(a1, V2, out=self.a2)
         a2 += b2
         _sigmoid_(a2)
         e2 = np.subtract(a2, yb, out=self.e2)
@@ -73,24 +74,24 @@ class NumpyB2(Trainer):
         t2 *= a2
         e2 *= t2
         e2 *= self.spec.lr / len(index)            # e2 = lr * dC/dz2
-        np.matmul(e2.T, a1, out=gW2)
+        np.matmul(a1.T, e2, out=gV2)
         np.sum(e2, axis=0, out=gb2)
-        e1 = np.matmul(e2, W2, out=self.e1)
+        e1 = np.matmul(e2, V2.T, out=self.e1)
         t1 = np.subtract(1.0, a1, out=self.t1)
         t1 *= a1
         e1 *= t1                                   # e1 = lr * dC/dz1
-        np.matmul(e1.T, xb, out=gW1)
+        np.matmul(xb.T, e1, out=gV1)
         np.sum(e1, axis=0, out=gb1)
         for theta, g in zip(self.theta, self.grads):
             theta -= g
 
     def params(self):
-        return self.theta
+        return to_out_in(self.theta)
 
     def predict(self, x):
-        W1, b1, W2, b2 = self.theta
+        V1, b1, V2, b2 = self.theta
         with np.errstate(over="ignore"):
-            return _sigmoid_(_sigmoid_(x @ W1.T + b1) @ W2.T + b2)
+            return _sigmoid_(_sigmoid_(x @ V1 + b1) @ V2 + b2)
 
 
 class TinygradB2(Trainer):

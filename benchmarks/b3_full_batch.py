@@ -13,20 +13,23 @@ from __future__ import annotations
 
 import numpy as np
 
-from .common import Spec, Trainer, tinygrad_mlp, torch_mlp
+from .common import Spec, Trainer, tinygrad_mlp, to_in_out, to_out_in, torch_mlp
 
 SPEC = Spec(key="B3", title="784-10-10 ReLU, softmax CE, full-batch GD lr 0.1, 100 steps", sizes=(784, 10, 10),
             activation="relu", init="uniform_half", lr=0.1, batch_size=None, steps=100, per="step")
 
 
 class NumpyB3(Trainer):
-    """Hand-written forward, backward and update on the whole training set, arrays preallocated."""
+    """Hand-written forward, backward and update on the whole training set; weights (in, out), arrays preallocated.
+
+    With V = W^T:  z = a_in @ V + b,  dV = a_in^T @ dz,  da_in = dz @ V^T  (see b1_mlp_adam for the rest).
+    """
 
     version = "numpy"
 
     def reset(self):
         n, (_, n1, n2) = len(self.data.x_train), self.spec.sizes
-        self.theta = [p.copy() for p in self.init]
+        self.theta = to_in_out(self.init)
         self.grads = [np.empty_like(p) for p in self.theta]
         self.a1, self.d1 = np.empty((n, n1), np.float32), np.empty((n, n1), np.float32)
         self.z2 = np.empty((n, n2), np.float32)
@@ -41,13 +44,13 @@ class NumpyB3(Trainer):
                 on_step(i)
 
     def _step(self, x, labels):
-        W1, b1, W2, b2 = self.theta
-        gW1, gb1, gW2, gb2 = self.grads
+        V1, b1, V2, b2 = self.theta
+        gV1, gb1, gV2, gb2 = self.grads
         n, rows = len(x), self.rows
-        a1 = np.matmul(x, W1.T, out=self.a1)
+        a1 = np.matmul(x, V1, out=self.a1)
         a1 += b1
         np.maximum(a1, 0, out=a1)
-        z = np.matmul(a1, W2.T, out=self.z2)
+        z = np.matmul(a1, V2, out=self.z2)
         z += b2
         row = np.max(z, axis=1, keepdims=True, out=self.row)
         z -= row
@@ -58,21 +61,21 @@ class NumpyB3(Trainer):
         z /= row
         z[rows, labels] -= 1.0
         z *= self.spec.lr / n                      # z = lr * dL/dz2: the update is then one subtraction
-        np.matmul(z.T, a1, out=gW2)
+        np.matmul(a1.T, z, out=gV2)
         np.sum(z, axis=0, out=gb2)
-        d1 = np.matmul(z, W2, out=self.d1)
+        d1 = np.matmul(z, V2.T, out=self.d1)
         d1 *= np.greater(a1, 0, out=self.mask1)
-        np.matmul(d1.T, x, out=gW1)
+        np.matmul(x.T, d1, out=gV1)
         np.sum(d1, axis=0, out=gb1)
         for theta, g in zip(self.theta, self.grads):
             theta -= g
 
     def params(self):
-        return self.theta
+        return to_out_in(self.theta)
 
     def predict(self, x):
-        W1, b1, W2, b2 = self.theta
-        return np.maximum(x @ W1.T + b1, 0) @ W2.T + b2
+        V1, b1, V2, b2 = self.theta
+        return np.maximum(x @ V1 + b1, 0) @ V2 + b2
 
 
 class TinygradB3(Trainer):

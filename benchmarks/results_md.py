@@ -42,26 +42,31 @@ METHOD = """\
 - Each workload has three versions computing the same thing: a hand-written NumPy forward/backward/update
   (the floor: no autograd, float32 throughout, every array preallocated and written with `out=`), tinygrad_edu
   through its public API (`nn`, `F`, `optim`, `data.DataLoader`), and PyTorch eager. All three start from the
-  same initial weights (drawn once with a seed and copied into each) and see the same batches in the same order;
-  the `last loss` column, equal across versions, is the check that they do.
+  same initial weights (drawn once with a seed and copied into each) and see the same batches in the same order.
+  They agree to float32 rounding after a few steps (tests/test_benchmarks_smoke.py checks parameters and loss);
+  over thousands of steps rounding differences grow, so `last loss` (one batch's loss) drifts apart, B2's lr-3.0
+  SGD most, while test accuracy stays within a few tenths of a percent.
 - A warm-up of a few steps per version, then interleaved repeats (NumPy, tinygrad_edu, PyTorch, NumPy, ...), each
   repeat restarting from the initial weights; the table gives medians, and `spread` = (max - min) / median of the
   repeats, the run's own noise figure. `torch.set_num_threads` equals NumPy's BLAS thread count.
 - GFLOP/s counts 6 * samples * sum(in*out) (forward, input gradient, weight gradient), 192.6 GFLOP per B1 epoch.
 - The NumPy floors take the cheapest hand-written route, which is the point of a floor: the plain 1 / (1 + e^-z)
   sigmoid (B2); lr (and 1/B) folded into the output gradient so each SGD update is one subtraction (B2, B3); Adam's
-  bias corrections folded into two scalars (B1), 12 in-place NumPy calls per parameter array and step.
+  bias corrections folded into two scalars (B1), 12 in-place NumPy calls per parameter array and step; weights
+  stored (in, out) so that each weight gradient is a_in^T @ dz, the orientation OpenBLAS runs fastest and steadiest.
 - Memory: `tracemalloc` peak of a B1 epoch above the loaded data set, each version in a fresh process; growth is the
   traced memory after an early step (once optimizer state exists) against after the last step.
 - OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE, set on some of these machines so that older OpenBLAS builds run safely,
   slow a current NumPy: a full run re-runs itself in a subprocess with both unset and records the kernel OpenBLAS
   then picked (above). Tests and CI leave them as they are.
-- Timings on a shared 2-core machine vary by 5-10% between runs; compare ratios measured in the same run."""
+- Timings on a shared 2-core machine vary by 5-10% between runs; compare ratios measured in the same run. When other
+  work holds a core, two-thread BLAS calls slow down erratically (5-20x in the median for some shapes): such a run
+  says little, and `--threads 1` gives steadier, if not peak, figures."""
 
 
 def render(results, mem, ops, info, args) -> str:
     out = ["# Benchmark results", "",
-           f"Measured by `python -m benchmarks.run {' '.join(_argv(args))}`".rstrip() + f" on {info['date']}."]
+           f"Measured by `{' '.join(['python -m benchmarks.run', *_argv(args)])}` on {info['date']}."]
     if args.quick:
         out.append("\n**Quick smoke run: a few steps per workload. These figures say nothing about performance.**")
     if args.note:
@@ -86,6 +91,10 @@ def render(results, mem, ops, info, args) -> str:
                  "z.backward(g)`) against the NumPy calls a hand-written forward and backward need. 1-element and "
                  "128x512 inputs; matmul is (1,1)@(1,1) and (128,512)@(512,256)."), "",
                 report.markdown_table(report.OPS_HEADER, report.ops_rows(ops))]
+    out += ["", "## Every repeat", "", "Seconds per repeat, in the order they ran (interleaved across versions).", ""]
+    for r in results:
+        for version, times in r.times.items():
+            out.append(f"- {r.spec.key} {report.VERSION_NAMES[version]}: " + ", ".join(f"{t:.4f}" for t in times))
     out += ["", "## Machine", "", *_machine(info), "", "## Method", "", METHOD, ""]
     return "\n".join(out)
 
@@ -98,4 +107,6 @@ def _argv(args) -> list[str]:
         parts.append("--workloads " + ",".join(args.workloads))
     if args.repeats != (2 if args.quick else 3):
         parts.append(f"--repeats {args.repeats}")
+    if args.threads is not None:
+        parts.append(f"--threads {args.threads}")
     return parts

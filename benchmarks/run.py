@@ -15,7 +15,8 @@ the environment as it is (``--openblas-env`` overrides either choice).
 Options: ``--quick`` (a few steps each: checks that everything runs; figures mean nothing),
 ``--workloads B1,B3``, ``--repeats N``, ``--no-memory``, ``--no-ops``, ``--output PATH``/``--no-write``
 (a full run writes benchmarks/RESULTS.md; a quick run writes only where ``--output`` says),
-``--note TEXT`` (a line for RESULTS.md, e.g. that the machine was busy).
+``--threads N`` (BLAS threads; on a busy machine one thread
+is far steadier than two), ``--note TEXT`` (a line for RESULTS.md, e.g. that the machine was busy), ``--json PATH`` (every repeat's time).
 """
 
 from __future__ import annotations
@@ -35,9 +36,9 @@ from .workloads import VERSIONS, WORKLOADS, torch_available
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 CHILD_MARK = "TINYGRAD_EDU_BENCH_OPENBLAS_BEFORE"   # set in the re-run child: the values the parent saw
-QUICK_STEPS = {"B1": 8, "B2": 50, "B3": 2}
+QUICK_STEPS = {"B1": 4, "B2": 20, "B3": 2}
 WARMUP_STEPS = {"B1": 20, "B2": 300, "B3": 1}
-QUICK_WARMUP_STEPS = {"B1": 2, "B2": 10, "B3": 1}
+QUICK_WARMUP_STEPS = {"B1": 1, "B2": 5, "B3": 1}
 
 
 def parse_args(argv):
@@ -46,10 +47,13 @@ def parse_args(argv):
     parser.add_argument("--quick", action="store_true", help="a few steps per workload (smoke run; no real figures)")
     parser.add_argument("--workloads", default=",".join(WORKLOADS), help="comma-separated subset of B1,B2,B3")
     parser.add_argument("--repeats", type=int, default=None, help="timed repeats per version (default 3; quick 2)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="limit NumPy's BLAS (and torch) to this many threads (default: as the BLAS starts)")
     parser.add_argument("--no-memory", action="store_true", help="skip the B1 peak-memory probes")
     parser.add_argument("--no-ops", action="store_true", help="skip the per-op overhead table")
     parser.add_argument("--output", type=Path, default=None, help="where to write the Markdown report")
     parser.add_argument("--no-write", action="store_true", help="print only, write no report")
+    parser.add_argument("--json", type=Path, default=None, help="also write the raw figures (every repeat) as JSON")
     parser.add_argument("--note", default="", help="a line added to the report (e.g. 'noisy: shared machine')")
     parser.add_argument("--openblas-env", choices=("auto", "unset", "keep"), default="auto",
                         help="auto: unset OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE for full runs, keep them for --quick")
@@ -59,6 +63,8 @@ def parse_args(argv):
     if not keys or unknown:
         parser.exit(2, f"python -m benchmarks.run: unknown workload(s) {unknown or args.workloads!r}; "
                        f"choose from {','.join(WORKLOADS)}\n")
+    if args.threads is not None and args.threads < 1:
+        parser.exit(2, f"python -m benchmarks.run: --threads must be at least 1, got {args.threads}\n")
     if args.repeats is not None and args.repeats < 1:
         parser.exit(2, f"python -m benchmarks.run: --repeats must be at least 1, got {args.repeats}\n")
     args.workloads = keys
@@ -76,6 +82,13 @@ def rerun_without_openblas_vars(args, argv) -> int | None:
     env[CHILD_MARK] = json.dumps(present)
     print(f"benchmarks: re-running with {' and '.join(present)} unset (were {present})", file=sys.stderr, flush=True)
     return subprocess.run([sys.executable, "-m", "benchmarks.run", *argv], env=env, check=False).returncode
+
+
+def report_path(args) -> Path | None:
+    """Where the Markdown report goes: --output, else RESULTS.md for a full run; nowhere for --quick or --no-write."""
+    if args.no_write:
+        return None
+    return args.output or (None if args.quick else RESULTS)
 
 
 def time_workload(key: str, data, versions, repeats: int, quick: bool) -> report.WorkloadResult:
@@ -109,6 +122,10 @@ def main(argv=None) -> int:
     before = json.loads(os.environ[CHILD_MARK]) if CHILD_MARK in os.environ else None
     load_at_start = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
 
+    if args.threads is not None:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(limits=args.threads)   # stays in force for the rest of this process
     versions = [v for v in VERSIONS if v != "torch" or torch_available()]
     if "torch" in versions:
         import torch
@@ -131,10 +148,16 @@ def main(argv=None) -> int:
     info["load_average_at_start"] = load_at_start
 
     print(console_report(results, mem, ops, info, args))
-    output = None if args.no_write else (args.output or (None if args.quick else RESULTS))
+    output = report_path(args)
     if output is not None:
         Path(output).write_text(results_md.render(results, mem, ops, info, args))
         print(f"\nwrote {output}")
+    if args.json is not None:
+        raw = {"info": info, "quick": args.quick, "memory": mem, "ops": ops,
+               "workloads": {r.spec.key: {"steps": r.steps, "times": r.times, "accuracy": r.accuracy, "loss": r.loss}
+                             for r in results}}
+        args.json.write_text(json.dumps(raw, indent=1, default=str))
+        print(f"wrote {args.json}")
     return 0
 
 
