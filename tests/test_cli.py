@@ -314,6 +314,10 @@ BAD_TRAIN = {  # case -> (extra argv, words the message must contain)
     "data dir missing": (["--data-dir", "{tmp}/nowhere"], "no such folder"),
     "data dir without data": (["--data-dir", "{tmp}/empty"], "holds no MNIST-like data"),
     "data truncated": (["--data-dir", "{tmp}/truncated"], "train-images"),
+    "lr infinite": (["--lr", "inf"], "--lr"),
+    "data corrupt": (["--data-dir", "{tmp}/corrupt"], "train-labels-idx1-ubyte.gz has the wrong magic number"),
+    "data partial": (["--data-dir", "{tmp}/partial"], "but not t10k-images-idx3-ubyte"),
+    "data of float pixels": (["--data-dir", "{tmp}/floats"], "an image file holds unsigned bytes"),
 }
 
 
@@ -327,6 +331,14 @@ def _case_folder(tmp_path, data_dir):
     images = tmp_path / "truncated" / "train-images-idx3-ubyte.gz"
     import gzip
     images.write_bytes(gzip.compress(gzip.decompress(images.read_bytes())[:5000]))
+    for name in ("corrupt", "partial", "floats"):  # corrupt labels; train files only; float32 images
+        (tmp_path / name).mkdir()
+        for path in data_dir.iterdir():
+            if name != "partial" or path.name.startswith("train-"):
+                (tmp_path / name / path.name).write_bytes(path.read_bytes())
+    (tmp_path / "corrupt" / "train-labels-idx1-ubyte.gz").write_bytes(gzip.compress(b"labels? no, prose" * 10))
+    floats = read_idx(data_dir / "train-images-idx3-ubyte.gz").astype(np.float32) / 255
+    write_idx(tmp_path / "floats" / "train-images-idx3-ubyte.gz", floats)
     return tmp_path
 
 
@@ -356,6 +368,9 @@ def test_train_refuses_bad_input(case, tmp_path, data_dir):
 def _bad_uses(trained, files, data_dir, folder):
     models = _broken_models(folder / "models", trained["model"])
     model = trained["model"]
+    (folder / "empty").mkdir()
+    nan_csv = folder / "nan.csv"
+    nan_csv.write_text(",".join(f"pixel{i}" for i in range(784)) + "\n" + ",".join(["nan"] * 784) + "\n")
     return {
         "evaluate missing model": (["evaluate", "--model", folder / "none.npz"], "no such file"),
         "evaluate corrupt model": (["evaluate", "--model", models["corrupt"]], "cannot be read"),
@@ -370,6 +385,10 @@ def _bad_uses(trained, files, data_dir, folder):
         "evaluate plot unwritable": (["evaluate", "--model", model, "--plot", folder / "x.txt" / "cm.png"],
                                      "not a folder"),
         "evaluate missing data": (["evaluate", "--model", model, "--data-dir", folder / "nowhere"], "no such folder"),
+        "evaluate data dir without data": (["evaluate", "--model", model, "--data-dir", folder / "empty"],
+                                           "holds no MNIST-like data"),
+        "predict csv with nan pixels": (["predict", "--model", model, "--kaggle-csv", nan_csv, "--out",
+                                         folder / "sub" / "s.csv"], "integer columns"),
         "predict not an image": (["predict", "--model", model, files["not_image"]], "not an image"),
         "predict blank image": (["predict", "--model", model, files["blank"]], "no digit"),
         "predict missing image": (["predict", "--model", model, folder / "gone.png"], "no such file"),
@@ -391,6 +410,7 @@ def _bad_uses(trained, files, data_dir, folder):
 BAD_USE_CASES = ["evaluate missing model", "evaluate corrupt model", "evaluate truncated model",
                  "evaluate npz that is no model", "evaluate model of another architecture",
                  "evaluate model for other inputs", "evaluate model with too few classes", "evaluate plot unwritable", "evaluate missing data",
+                 "evaluate data dir without data", "predict csv with nan pixels",
                  "predict not an image", "predict blank image", "predict missing image", "predict nothing to predict",
                  "predict images and csv", "predict out without csv", "predict csv not kaggle",
                  "predict submission unwritable", "predict with corrupt model", "no command", "unknown command"]
