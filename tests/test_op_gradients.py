@@ -175,7 +175,6 @@ def test_scalar_tensors_differentiate(value):
 
 @given(linear_case())
 def test_fused_linear_equals_its_composition_in_value_and_gradients(case):
-    x_, w_, b_ = case
     fused, composed = [leaf(a) for a in case], [leaf(a) for a in case]
     out_fused = ops.Linear.apply(*fused)
     out_composed = composed[0] @ composed[1].T + composed[2]

@@ -9,14 +9,13 @@
 [[0.0], [0.0]]
 """
 
-from .tensor import Tensor
-from .function import Function, detect_anomaly, is_grad_enabled, no_grad, AnomalyError
+# Tensor first: function.py and ops.py import it while the package loads.
+from .tensor import Tensor  # noqa: I001
+from .function import AnomalyError, Function, detect_anomaly, is_grad_enabled, no_grad
 from .gradcheck import GradcheckError, gradcheck
 from .serialization import load, save
-from . import nn, optim
-from . import viz
-from . import data
+from . import data, nn, optim, viz
 
-__all__ = ["Tensor", "Function", "no_grad", "is_grad_enabled", "detect_anomaly", "AnomalyError",
-           "gradcheck", "GradcheckError", "save", "load", "nn", "optim", "viz", "data"]
+__all__ = ["AnomalyError", "Function", "GradcheckError", "Tensor", "data", "detect_anomaly", "gradcheck",
+           "is_grad_enabled", "load", "nn", "no_grad", "optim", "save", "viz"]
 __version__ = "0.1.0"

@@ -45,7 +45,7 @@ class Tensor:
     a nested list or a scalar (float32 unless ``dtype`` is given; integers stay integers).
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "_node", "_retains_grad", "__weakref__")
+    __slots__ = ("__weakref__", "_node", "_retains_grad", "data", "grad", "requires_grad")
     __array_priority__ = 1000  # so ndarray + Tensor calls Tensor.__radd__
 
     def __init__(self, data, requires_grad=False, dtype=None):
@@ -343,4 +343,4 @@ class Tensor:
 
 
 # Imported last: ops -> function -> tensor, and function needs the Tensor class defined above.
-from . import autograd, ops  # noqa: E402
+from . import autograd, ops
