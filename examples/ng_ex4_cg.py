@@ -9,9 +9,9 @@ central differences, then ``scipy.optimize.fmin_cg`` for 100 iterations with lam
 paper, resized it to 20 x 20, and the network said 4.
 
 What went wrong there: its initialiser writes ``(6/(lin+lout))**1/2``, which Python reads as
-(6/(lin+lout)) / 2 rather than the square root; it resized the photo without inverting it (paper
-white, ink dark: the opposite of the training digits) or centring the digit; and it measured
-accuracy only on the 5000 training digits.
+(6/(lin+lout)) / 2 rather than the square root; it fed the photo's 0-255 grey values to the network
+as they were (not inverted, although the training digits are bright ink on dark, not scaled to
+[0, 1], not centred); and it measured accuracy only on the 5000 training digits.
 
 What this script shows, with the public API only:
   * the data: 500 digits of each class from the MNIST training set, each 28 x 28 image shrunk to
