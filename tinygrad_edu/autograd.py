@@ -56,7 +56,7 @@ def _seed(root: Tensor, grad) -> np.ndarray:
                 f"backward() without a grad argument needs a one-element tensor, but this one has shape "
                 f"{root.shape}; call .sum() or .mean() first, or pass backward(grad) with that shape"
             )
-        return np.ones_like(root.data)
+        return np.ones(root.data.shape, dtype=root.data.dtype)
     grad = np.asarray(grad.data if isinstance(grad, Tensor) else grad, dtype=root.dtype)
     if grad.shape != root.shape:
         raise ValueError(f"backward(grad): grad has shape {grad.shape} but the tensor has shape {root.shape}")
@@ -100,25 +100,26 @@ def backward(root: Tensor, grad=None, retain_graph: bool = False, visit=None):
         g = grads.pop(id(tensor), None)
         if g is None:  # nothing downstream sent a gradient here
             continue
-        owned.discard(id(tensor))
         if tensor._retains_grad:
             tensor.grad = Tensor._from_op(g.copy(), None)
         node = tensor._node
         input_grads = node.backward(node, g)
-        if not isinstance(input_grads, tuple):
+        if type(input_grads) is not tuple:
             input_grads = (input_grads,)
         if visit is not None:
             visit(node, g, input_grads)
         # One array handed to two inputs must not be added into in place; ids reveal such sharing.
-        distinct = len(input_grads) == 1 or len(set(map(id, input_grads))) == len(input_grads)
+        n = len(input_grads)
+        distinct = n == 1 or (input_grads[0] is not input_grads[1] if n == 2 else len(set(map(id, input_grads))) == n)
         for parent, pg in zip(node.inputs, input_grads):
             if pg is None or not parent.requires_grad:
                 continue
-            if type(pg) is not np.ndarray or pg.dtype != parent.data.dtype:
-                pg = np.asarray(pg, dtype=parent.data.dtype)
-            if pg.shape != parent.data.shape:
+            data = parent.data
+            if type(pg) is not np.ndarray or (pg.dtype is not data.dtype and pg.dtype != data.dtype):
+                pg = np.asarray(pg, dtype=data.dtype)
+            if pg.shape != data.shape:
                 raise RuntimeError(f"{type(node).__name__}.backward returned a gradient of shape {pg.shape} "
-                                   f"for an input of shape {parent.data.shape}")
+                                   f"for an input of shape {data.shape}")
             if anomaly:
                 check_anomaly(node, pg, "backward")
             # A fresh array (not g passed through, not a view) belongs to the engine alone.

@@ -26,6 +26,7 @@ The ctx *is* the node: the same object holds the saved arrays, the inputs and th
 
 from __future__ import annotations
 
+import operator
 import os
 import traceback
 
@@ -34,6 +35,7 @@ import numpy as np
 from .tensor import Tensor
 
 _state = {"grad_enabled": True, "anomaly": False}
+_requires_grad, _data = operator.attrgetter("requires_grad"), operator.attrgetter("data")
 
 
 class no_grad:
@@ -159,8 +161,8 @@ class Function:
                 inputs = tuple(t if isinstance(t, Tensor) else Tensor(t) for t in inputs)
                 break
         ctx = cls()
-        ctx.needs_input_grad = needs = tuple([t.requires_grad for t in inputs])
-        out = cls.forward(ctx, *[t.data for t in inputs], **options)
+        ctx.needs_input_grad = needs = tuple(map(_requires_grad, inputs))  # map + attrgetter: no
+        out = cls.forward(ctx, *map(_data, inputs), **options)            # per-call frames in 3.11
         record = True in needs and _state["grad_enabled"]
         if record or _state["anomaly"]:
             ctx.inputs = inputs

@@ -279,9 +279,9 @@ def _normalize_axis(axis, ndim):
     return tuple(normalized)
 
 
-def _expand_reduced(g, axes, keepdims):
-    """View ``g`` (the gradient of a reduction's output) with the reduced axes restored as size 1."""
-    return g if keepdims or not axes else np.expand_dims(g, axes)
+def _kept_shape(shape, axes):
+    """``shape`` with the reduced ``axes`` kept as size 1: where a reduction's gradient broadcasts from."""
+    return tuple(1 if i in axes else n for i, n in enumerate(shape))
 
 
 class Sum(Function):
@@ -290,15 +290,14 @@ class Sum(Function):
 
     @staticmethod
     def forward(ctx, x, axis, keepdims):
-        ctx.shape = x.shape
-        ctx.axes = _normalize_axis(axis, x.ndim)
-        ctx.keepdims = keepdims
-        return np.asarray(x.sum(axis=ctx.axes, keepdims=keepdims))
+        axes = _normalize_axis(axis, x.ndim)
+        ctx.shape, ctx.kept_shape = x.shape, _kept_shape(x.shape, axes)
+        return np.asarray(np.add.reduce(x, axis=axes, keepdims=keepdims))
 
     @staticmethod
     def backward(ctx, g):
         grad = np.empty(ctx.shape, dtype=g.dtype)
-        grad[...] = _expand_reduced(g, ctx.axes, ctx.keepdims)  # broadcast along the summed axes
+        grad[...] = g.reshape(ctx.kept_shape)  # broadcast along the summed axes
         return grad
 
 
@@ -314,7 +313,7 @@ class Max(Function):
                              "the max of no elements is undefined")
         z = np.asarray(x.max(axis=axes, keepdims=True))
         ctx.save_for_backward(x, z)
-        ctx.axes, ctx.keepdims = axes, keepdims
+        ctx.axes = axes
         return z if keepdims else np.squeeze(z, axis=axes)
 
     @staticmethod
@@ -322,7 +321,7 @@ class Max(Function):
         x, z = ctx.saved
         is_max = x == z
         share = is_max / is_max.sum(axis=ctx.axes, keepdims=True).astype(x.dtype)
-        return _expand_reduced(g, ctx.axes, ctx.keepdims) * share
+        return g.reshape(z.shape) * share
 
 
 # ---------------------------------------------------------------------------------------------
@@ -398,10 +397,11 @@ class Linear(Function):
     def backward(ctx, g):
         x, weight = ctx.saved
         need = ctx.needs_input_grad
-        g2 = g.reshape(-1, g.shape[-1])
         gx = g @ weight if need[0] else None
-        gw = g2.T @ x.reshape(-1, x.shape[-1]) if need[1] else None
-        gb = g2.sum(axis=0) if len(need) > 2 and need[2] else None
+        if g.ndim != 2:  # batch axes (..., out) flattened into one
+            g, x = g.reshape(-1, g.shape[-1]), x.reshape(-1, x.shape[-1])
+        gw = g.T @ x if need[1] else None
+        gb = np.add.reduce(g, axis=0) if len(need) > 2 and need[2] else None
         return gx, gw, gb
 
 

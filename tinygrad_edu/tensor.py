@@ -163,7 +163,10 @@ class Tensor:
         return self * -1
 
     def __sub__(self, other):
-        return self + (-self._lift(other))
+        other = self._lift(other)
+        if not other.requires_grad:  # subtracting a constant: negate it in NumPy, no graph node needed
+            return self + Tensor._from_op(-other.data, None)
+        return self + (-other)
 
     def __rsub__(self, other):
         return self._lift(other) + (-self)

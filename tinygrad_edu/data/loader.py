@@ -65,7 +65,8 @@ class DataLoader:
         order = self._rng.permutation(n)  # drawn per pass: every epoch gets its own order
         for start in range(0, n, size):
             index = order[start:start + size]
-            yield Tensor(self.x.take(index, axis=0)), Tensor(self.y.take(index, axis=0))
+            # the arrays are already checked, so they are wrapped directly, without Tensor()'s checks
+            yield Tensor._from_op(self.x.take(index, axis=0), None), Tensor._from_op(self.y.take(index, axis=0), None)
 
     def __repr__(self):
         return (f"DataLoader({len(self.x)} examples, batch_size={self.batch_size}, "
