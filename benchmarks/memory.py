@@ -41,6 +41,7 @@ def probe(workload: str, version: str, steps: int | None) -> dict:
 
     def on_step(i):
         if i == k0 or i == total - 1:
+            gc.collect()  # free lists and unreachable garbage are not growth; what survives a collection is
             at[i] = tracemalloc.get_traced_memory()[0]
 
     trainer.train(total, on_step)
