@@ -53,7 +53,9 @@ def test_quick_run_prints_every_table_and_writes_the_report(tmp_path):
     for expected in ("QUICK SMOKE RUN", "B1:", "B2:", "B3:", "Summary", "B1 memory", "Per-op forward+backward",
                      "NumPy (floor)", "tinygrad_edu", "thread pools:"):
         assert expected in printed, f"{expected!r} missing from the printed report:\n{printed}"
-    assert ("PyTorch eager" in printed) == torch_available()
+    # a row of PyTorch figures appears exactly when torch imports (the summary header names the column anyway)
+    torch_rows = [line for line in printed.splitlines() if line.startswith("PyTorch eager")]
+    assert bool(torch_rows) == torch_available()
     text = out.read_text()
     for section in ("# Benchmark results", "## Summary", "## B1:", "## B2:", "## B3:", "## Memory: one B1 epoch",
                     "## Per-op overhead", "## Machine", "## Method", "Quick smoke run", "thread pool (blas)",
