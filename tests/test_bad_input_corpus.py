@@ -69,7 +69,7 @@ def sqrt_at_zero_backward():
 def load_other_optimizer_state():
     trained = nn.Linear(3, 2, seed=0)
     opt = optim.SGD(trained.parameters(), lr=0.1, momentum=0.9)
-    trained(ones(1, 3)).sum().backward()
+    trained(Tensor(np.ones((1, 3), np.float32))).sum().backward()
     opt.step()
     optim.SGD(nn.Linear(4, 2, seed=0).parameters(), lr=0.1, momentum=0.9).load_state_dict(opt.state_dict())
 
@@ -204,6 +204,10 @@ STATE = [
         tg.load(f.model)["state_dict"]), KeyError, r"0.weight: checkpoint \(3, 4\) vs model \(5, 4\)"),
     ("load_state_dict of a list", lambda f: nn.Linear(2, 1).load_state_dict([1, 2]), TypeError,
      r"expects a dict of name -> array, got list"),
+    ("float64 data into a float32 layer", lambda f: nn.Linear(3, 2)(ones(4, 3)), TypeError,
+     r"linear: input is float64 but the weight is float32"),
+    ("int64 data into a float32 layer", lambda f: nn.Linear(3, 2)(Tensor(np.ones((4, 3), np.int64))), TypeError,
+     r"linear: input is int64 but the weight is float32"),
     ("optimizer state of another model", lambda f: load_other_optimizer_state(), ValueError,
      r"'momentum_buffer' of parameter 0 has shape \(2, 3\)"),
 ]
