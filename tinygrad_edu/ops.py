@@ -219,7 +219,10 @@ class Sigmoid(Function):
     @staticmethod
     def backward(ctx, g):
         (z,) = ctx.saved
-        return g * z * (1 - z)
+        grad = 1 - z  # z (1 - z) g, built in one new array
+        grad *= z
+        grad *= g
+        return grad
 
 
 class Tanh(Function):

@@ -85,13 +85,14 @@ class Adam(Optimizer):
             if amsgrad:
                 np.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
                 v = state["max_exp_avg_sq"]
-            step_size = lr / (1.0 - beta1 ** t)
-            # denominator sqrt(v_hat) + eps = sqrt(v) / sqrt(1 - beta2^t) + eps
+            # lr * m_hat / (sqrt(v_hat) + eps) with m_hat = m / (1 - beta1^t), v_hat = v / c^2, c = sqrt(1 - beta2^t)
+            # equals (lr * c / (1 - beta1^t)) * m / (sqrt(v) + eps * c): both bias corrections fold into
+            # two scalars, saving a pass over the parameter.
+            c = math.sqrt(1.0 - beta2 ** t)
             np.sqrt(v, out=tmp)
-            tmp /= math.sqrt(1.0 - beta2 ** t)
-            tmp += eps
+            tmp += eps * c
             np.divide(m, tmp, out=tmp)
-            tmp *= step_size
+            tmp *= lr * c / (1.0 - beta1 ** t)
             theta -= tmp
 
 
