@@ -19,7 +19,17 @@ import math
 
 import numpy as np
 
-from .common import Spec, Trainer, batch_indices, tinygrad_mlp, to_in_out, to_out_in, torch_mlp
+from .common import (
+    Spec,
+    TinygradTrainer,
+    TorchTrainer,
+    Trainer,
+    batch_indices,
+    tinygrad_mlp,
+    to_in_out,
+    to_out_in,
+    torch_mlp,
+)
 
 SPEC = Spec(key="B1", title="MLP 784-512-256-10 ReLU, Adam, batch 128, one epoch", sizes=(784, 512, 256, 10),
             activation="relu", init="torch_default", lr=1e-3, batch_size=128, steps=469, per="epoch")
@@ -124,7 +134,7 @@ class NumpyB1(Trainer):
         return a2 @ V3 + b3
 
 
-class TinygradB1(Trainer):
+class TinygradB1(TinygradTrainer):
     """What a user writes: nn.Sequential, F.cross_entropy, optim.Adam, data.DataLoader."""
 
     version = "tinygrad"
@@ -150,17 +160,8 @@ class TinygradB1(Trainer):
                 on_step(i)
         self.loss = loss.item()
 
-    def params(self):
-        return [p.data for p in self.model.parameters()]
 
-    def predict(self, x):
-        import tinygrad_edu as tg
-
-        with tg.no_grad():
-            return self.model(tg.Tensor(x)).numpy()
-
-
-class TorchB1(Trainer):
+class TorchB1(TorchTrainer):
     """PyTorch eager: torch.nn.Sequential, F.cross_entropy, torch.optim.Adam, the same index batches."""
 
     version = "torch"
@@ -187,12 +188,3 @@ class TorchB1(Trainer):
             if on_step is not None:
                 on_step(i)
         self.loss = loss.item()
-
-    def params(self):
-        return [p.detach().numpy() for p in self.model.parameters()]
-
-    def predict(self, x):
-        import torch
-
-        with torch.no_grad():
-            return self.model(torch.from_numpy(x)).numpy()

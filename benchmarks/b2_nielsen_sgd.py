@@ -19,7 +19,17 @@ import itertools
 
 import numpy as np
 
-from .common import Spec, Trainer, batch_indices, tinygrad_mlp, to_in_out, to_out_in, torch_mlp
+from .common import (
+    Spec,
+    TinygradTrainer,
+    TorchTrainer,
+    Trainer,
+    batch_indices,
+    tinygrad_mlp,
+    to_in_out,
+    to_out_in,
+    torch_mlp,
+)
 
 SPEC = Spec(key="B2", title="MLP 784-30-10 sigmoid, quadratic cost, SGD lr 3.0, batch 10, 6000 steps",
             sizes=(784, 30, 10), activation="sigmoid", init="nielsen", lr=3.0, batch_size=10, steps=6000,
@@ -94,7 +104,7 @@ class NumpyB2(Trainer):
             return _sigmoid_(_sigmoid_(x @ V1 + b1) @ V2 + b2)
 
 
-class TinygradB2(Trainer):
+class TinygradB2(TinygradTrainer):
     """What a user writes: nn.Sequential, F.mse_loss(reduction="sum") * 0.5 / B, optim.SGD, DataLoader."""
 
     version = "tinygrad"
@@ -120,17 +130,8 @@ class TinygradB2(Trainer):
                 on_step(i)
         self.loss = loss.item()
 
-    def params(self):
-        return [p.data for p in self.model.parameters()]
 
-    def predict(self, x):
-        import tinygrad_edu as tg
-
-        with tg.no_grad():
-            return self.model(tg.Tensor(x)).numpy()
-
-
-class TorchB2(Trainer):
+class TorchB2(TorchTrainer):
     """PyTorch eager: the same model, F.mse_loss(reduction="sum") * 0.5 / B, torch.optim.SGD."""
 
     version = "torch"
@@ -158,12 +159,3 @@ class TorchB2(Trainer):
             if on_step is not None:
                 on_step(i)
         self.loss = loss.item()
-
-    def params(self):
-        return [p.detach().numpy() for p in self.model.parameters()]
-
-    def predict(self, x):
-        import torch
-
-        with torch.no_grad():
-            return self.model(torch.from_numpy(x)).numpy()

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .common import Spec, Trainer, tinygrad_mlp, to_in_out, to_out_in, torch_mlp
+from .common import Spec, TinygradTrainer, TorchTrainer, Trainer, tinygrad_mlp, to_in_out, to_out_in, torch_mlp
 
 SPEC = Spec(key="B3", title="784-10-10 ReLU, softmax CE, full-batch GD lr 0.1, 100 steps", sizes=(784, 10, 10),
             activation="relu", init="uniform_half", lr=0.1, batch_size=None, steps=100, per="step")
@@ -78,7 +78,7 @@ class NumpyB3(Trainer):
         return np.maximum(x @ V1 + b1, 0) @ V2 + b2
 
 
-class TinygradB3(Trainer):
+class TinygradB3(TinygradTrainer):
     """What a user writes: nn.Sequential, F.cross_entropy on the whole set, optim.SGD."""
 
     version = "tinygrad"
@@ -103,17 +103,8 @@ class TinygradB3(Trainer):
                 on_step(i)
         self.loss = loss.item()
 
-    def params(self):
-        return [p.data for p in self.model.parameters()]
 
-    def predict(self, x):
-        import tinygrad_edu as tg
-
-        with tg.no_grad():
-            return self.model(tg.Tensor(x)).numpy()
-
-
-class TorchB3(Trainer):
+class TorchB3(TorchTrainer):
     """PyTorch eager: the same model, F.cross_entropy on the whole set, torch.optim.SGD."""
 
     version = "torch"
@@ -137,12 +128,3 @@ class TorchB3(Trainer):
             if on_step is not None:
                 on_step(i)
         self.loss = loss.item()
-
-    def params(self):
-        return [p.detach().numpy() for p in self.model.parameters()]
-
-    def predict(self, x):
-        import torch
-
-        with torch.no_grad():
-            return self.model(torch.from_numpy(x)).numpy()

@@ -170,6 +170,32 @@ class Trainer:
         return accuracy(self.predict(self.data.x_test), self.data.y_test)
 
 
+class TinygradTrainer(Trainer):
+    """A tinygrad_edu version: ``reset`` builds ``self.model``, whose parameters and outputs are read here."""
+
+    def params(self):
+        return [p.data for p in self.model.parameters()]
+
+    def predict(self, x):
+        import tinygrad_edu as tg
+
+        with tg.no_grad():
+            return self.model(tg.Tensor(x)).numpy()
+
+
+class TorchTrainer(Trainer):
+    """A PyTorch version: ``reset`` builds ``self.model`` (a ``torch.nn.Module``)."""
+
+    def params(self):
+        return [p.detach().numpy() for p in self.model.parameters()]
+
+    def predict(self, x):
+        import torch
+
+        with torch.no_grad():
+            return self.model(torch.from_numpy(x)).numpy()
+
+
 def to_in_out(params: list[np.ndarray]) -> list[np.ndarray]:
     """Copies with each weight transposed to NumPy's natural (in, out) layout, so that ``x @ W`` is the layer.
 
