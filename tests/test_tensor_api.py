@@ -253,3 +253,32 @@ def test_a_refused_second_backward_leaves_gradients_untouched():
     with pytest.raises(RuntimeError, match="retain_graph=True"):
         (y + x).sum().backward()  # x's direct path is fine, y's graph is freed
     np.testing.assert_array_equal(x.grad.data, before)
+
+
+def test_function_apply_accepts_plain_arrays_as_constants():
+    class Double(tg.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2
+
+        @staticmethod
+        def backward(ctx, g):
+            return g * 2
+
+    out = Double.apply(np.array([1.0, 2.0]))
+    assert isinstance(out, Tensor) and out.tolist() == [2.0, 4.0] and not out.requires_grad
+    y = Double.apply(Tensor(np.array([1.0]), requires_grad=True))
+    assert repr(y.grad_fn) == "<Double node>"
+
+
+def test_a_function_without_backward_says_so():
+    class ForwardOnly(tg.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x + 1
+
+    y = ForwardOnly.apply(Tensor(np.array([1.0]), requires_grad=True))
+    with pytest.raises(NotImplementedError):
+        y.sum().backward()
+    with pytest.raises(NotImplementedError):
+        tg.Function.forward(None, np.ones(1))
