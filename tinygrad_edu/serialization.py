@@ -26,11 +26,11 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import zipfile
 
 import numpy as np
 
+from .atomic import atomic_write
 from .tensor import Tensor
 
 TREE_KEY = "__tinygrad_edu_tree__"
@@ -123,22 +123,13 @@ def save(obj, path):
         raise NotADirectoryError(f"tg.save: cannot write {path}: {directory} is a file, not a directory")
     if not os.path.isdir(directory):
         raise FileNotFoundError(f"tg.save: cannot write {path}: the directory {directory} does not exist")
-    handle, temporary = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".npz")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            # What np.savez does, written out: one .npy member per entry (np.savez's keyword arguments
-            # would clash with entry names such as "file").
-            with zipfile.ZipFile(file, mode="w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
-                for name, array in entries.items():
-                    with archive.open(name + ".npy", "w", force_zip64=True) as member:
-                        np.lib.format.write_array(member, array, allow_pickle=False)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-        raise
+    # What np.savez does, written out: one .npy member per entry (np.savez's keyword arguments
+    # would clash with entry names such as "file").
+    with atomic_write(path) as file, zipfile.ZipFile(file, mode="w", compression=zipfile.ZIP_STORED,
+                                                     allowZip64=True) as archive:
+        for name, array in entries.items():
+            with archive.open(name + ".npy", "w", force_zip64=True) as member:
+                np.lib.format.write_array(member, array, allow_pickle=False)
 
 
 def load(path):

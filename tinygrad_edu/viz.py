@@ -46,6 +46,7 @@ from pathlib import Path
 import numpy as np
 
 from . import autograd
+from .atomic import atomic_write
 from .tensor import Tensor
 from .viz_plots import plot_digit_grid, plot_training_curves
 
@@ -164,12 +165,8 @@ def render(tensor: Tensor, path, show_grad: bool = True, names: dict | None = No
     if not path.parent.is_dir():
         raise FileNotFoundError(f"render: the folder {str(path.parent)!r} for {str(path)!r} does not exist")
     picture = _run_dot(to_dot(tensor, show_grad, names), fmt)
-    partial = path.with_name(path.name + ".partial")
-    try:
-        partial.write_bytes(picture)
-        partial.replace(path)
-    finally:
-        partial.unlink(missing_ok=True)
+    with atomic_write(path) as stream:
+        stream.write(picture)
     return path
 
 

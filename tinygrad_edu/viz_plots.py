@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .atomic import atomic_write
+
 
 def _figure(**kwargs):
     try:
@@ -31,12 +33,8 @@ def _save(fig, path):
     if not path.parent.is_dir():
         raise FileNotFoundError(f"cannot save the plot: the folder {str(path.parent)!r} does not exist")
     fmt = path.suffix.lower().lstrip(".") or "png"
-    partial = path.with_name(path.name + ".partial")
-    try:
-        fig.savefig(partial, format=fmt, bbox_inches="tight")
-        partial.replace(path)
-    finally:
-        partial.unlink(missing_ok=True)
+    with atomic_write(path) as stream:
+        fig.savefig(stream, format=fmt, bbox_inches="tight")
 
 
 def _as_series(history) -> dict:

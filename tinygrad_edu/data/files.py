@@ -12,9 +12,9 @@ True
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 from pathlib import Path
+
+from ..atomic import atomic_write
 
 
 class DataError(ValueError):
@@ -38,24 +38,11 @@ def sha256_of(source) -> str:
 
 
 def write_atomically(path, payload: bytes) -> None:
-    """Write ``payload`` to ``path`` through a temporary file in the same folder and a rename.
+    """Write ``payload`` to ``path`` (creating its folders) so a reader never sees a half-written file.
 
-    A reader never sees a half-written file: an interrupted run leaves either the old file or none.
+    An interrupted run leaves either the old file or none (see :mod:`tinygrad_edu.atomic`).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(payload)
-        os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual permissions
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+    with atomic_write(path) as stream:
+        stream.write(payload)
