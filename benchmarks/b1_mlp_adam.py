@@ -147,18 +147,12 @@ class TinygradB1(TinygradTrainer):
         self.loader = data.DataLoader(self.data.x_train, self.data.y_train, batch_size=self.spec.batch_size,
                                       shuffle=True, seed=self.spec.order_seed)
 
-    def train(self, steps=None, on_step=None):
+    def losses(self, steps):
         import tinygrad_edu.nn.functional as F
 
-        model, opt = self.model, self.opt
-        for i, (xb, yb) in enumerate(itertools.islice(self.loader, steps)):
-            loss = F.cross_entropy(model(xb), yb)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            if on_step is not None:
-                on_step(i)
-        self.loss = loss.item()
+        model = self.model
+        for xb, yb in itertools.islice(self.loader, steps):
+            yield F.cross_entropy(model(xb), yb)
 
 
 class TorchB1(TorchTrainer):
@@ -173,18 +167,12 @@ class TorchB1(TorchTrainer):
         self.opt = torch.optim.Adam(self.model.parameters(), lr=self.spec.lr, betas=BETAS, eps=EPS)
         self.x, self.y = torch.from_numpy(self.data.x_train), torch.from_numpy(self.data.y_train)
 
-    def train(self, steps=None, on_step=None):
+    def losses(self, steps):
         import torch
         import torch.nn.functional as F
 
-        model, opt, x, y = self.model, self.opt, self.x, self.y
+        model, x, y = self.model, self.x, self.y
         batches = batch_indices(len(x), self.spec.batch_size, self.spec.order_seed)
-        for i, index in enumerate(batches[:steps]):
+        for index in batches[:steps]:
             index = torch.from_numpy(index)
-            loss = F.cross_entropy(model(x.index_select(0, index)), y.index_select(0, index))
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            if on_step is not None:
-                on_step(i)
-        self.loss = loss.item()
+            yield F.cross_entropy(model(x.index_select(0, index)), y.index_select(0, index))

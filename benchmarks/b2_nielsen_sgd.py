@@ -117,18 +117,12 @@ class TinygradB2(TinygradTrainer):
         self.loader = data.DataLoader(self.data.x_train, self.data.y_train_onehot, batch_size=self.spec.batch_size,
                                       shuffle=True, seed=self.spec.order_seed)
 
-    def train(self, steps=None, on_step=None):
+    def losses(self, steps):
         import tinygrad_edu.nn.functional as F
 
-        model, opt, scale = self.model, self.opt, 0.5 / self.spec.batch_size
-        for i, (xb, yb) in enumerate(itertools.islice(self.loader, steps)):
-            loss = F.mse_loss(model(xb), yb, reduction="sum") * scale
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            if on_step is not None:
-                on_step(i)
-        self.loss = loss.item()
+        model, scale = self.model, 0.5 / self.spec.batch_size
+        for xb, yb in itertools.islice(self.loader, steps):
+            yield F.mse_loss(model(xb), yb, reduction="sum") * scale
 
 
 class TorchB2(TorchTrainer):
@@ -143,19 +137,13 @@ class TorchB2(TorchTrainer):
         self.opt = torch.optim.SGD(self.model.parameters(), lr=self.spec.lr)
         self.x, self.y = torch.from_numpy(self.data.x_train), torch.from_numpy(self.data.y_train_onehot)
 
-    def train(self, steps=None, on_step=None):
+    def losses(self, steps):
         import torch
         import torch.nn.functional as F
 
-        model, opt, x, y = self.model, self.opt, self.x, self.y
+        model, x, y = self.model, self.x, self.y
         scale = 0.5 / self.spec.batch_size
         batches = batch_indices(len(x), self.spec.batch_size, self.spec.order_seed)
-        for i, index in enumerate(batches[:steps]):
+        for index in batches[:steps]:
             index = torch.from_numpy(index)
-            loss = F.mse_loss(model(x.index_select(0, index)), y.index_select(0, index), reduction="sum") * scale
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            if on_step is not None:
-                on_step(i)
-        self.loss = loss.item()
+            yield F.mse_loss(model(x.index_select(0, index)), y.index_select(0, index), reduction="sum") * scale

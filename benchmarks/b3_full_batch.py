@@ -90,18 +90,12 @@ class TinygradB3(TinygradTrainer):
         self.opt = optim.SGD(self.model.parameters(), lr=self.spec.lr)
         self.x = Tensor(self.data.x_train)
 
-    def train(self, steps=None, on_step=None):
+    def losses(self, steps):
         import tinygrad_edu.nn.functional as F
 
-        model, opt, x, y = self.model, self.opt, self.x, self.data.y_train
-        for i in range(self.spec.steps if steps is None else steps):
-            loss = F.cross_entropy(model(x), y)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            if on_step is not None:
-                on_step(i)
-        self.loss = loss.item()
+        model, x, y = self.model, self.x, self.data.y_train
+        for _ in range(self.spec.steps if steps is None else steps):
+            yield F.cross_entropy(model(x), y)
 
 
 class TorchB3(TorchTrainer):
@@ -116,15 +110,9 @@ class TorchB3(TorchTrainer):
         self.opt = torch.optim.SGD(self.model.parameters(), lr=self.spec.lr)
         self.x, self.y = torch.from_numpy(self.data.x_train), torch.from_numpy(self.data.y_train)
 
-    def train(self, steps=None, on_step=None):
+    def losses(self, steps):
         import torch.nn.functional as F
 
-        model, opt, x, y = self.model, self.opt, self.x, self.y
-        for i in range(self.spec.steps if steps is None else steps):
-            loss = F.cross_entropy(model(x), y)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            if on_step is not None:
-                on_step(i)
-        self.loss = loss.item()
+        model, x, y = self.model, self.x, self.y
+        for _ in range(self.spec.steps if steps is None else steps):
+            yield F.cross_entropy(model(x), y)

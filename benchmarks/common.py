@@ -170,7 +170,25 @@ class Trainer:
         return accuracy(self.predict(self.data.x_test), self.data.y_test)
 
 
-class TinygradTrainer(Trainer):
+class AutogradTrainer(Trainer):
+    """A version written with an autograd framework: ``reset`` builds ``self.model`` and ``self.opt``;
+    ``losses(steps)`` yields each step's loss, and the optimizer loop below is the same for both frameworks."""
+
+    def losses(self, steps):
+        raise NotImplementedError
+
+    def train(self, steps=None, on_step=None):
+        opt = self.opt
+        for i, loss in enumerate(self.losses(steps)):
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            if on_step is not None:
+                on_step(i)
+        self.loss = loss.item()
+
+
+class TinygradTrainer(AutogradTrainer):
     """A tinygrad_edu version: ``reset`` builds ``self.model``, whose parameters and outputs are read here."""
 
     def params(self):
@@ -183,7 +201,7 @@ class TinygradTrainer(Trainer):
             return self.model(tg.Tensor(x)).numpy()
 
 
-class TorchTrainer(Trainer):
+class TorchTrainer(AutogradTrainer):
     """A PyTorch version: ``reset`` builds ``self.model`` (a ``torch.nn.Module``)."""
 
     def params(self):
