@@ -390,7 +390,8 @@ class Linear(Function):
         if x.ndim == 0 or x.shape[-1] != weight.shape[1]:
             raise ValueError(f"linear: input of shape {x.shape} has {x.shape[-1] if x.ndim else 0} features "
                              f"but the weight of shape {weight.shape} expects {weight.shape[1]}")
-        if np.result_type(x, weight) != weight.dtype:  # NumPy would silently promote float32 @ float64
+        # NumPy would silently promote float32 @ float64 (or int64) to float64; uint8 images are fine
+        if x.dtype != weight.dtype and np.result_type(x, weight) != weight.dtype:
             raise TypeError(f"linear: input is {x.dtype} but the weight is {weight.dtype}; convert the input "
                             f"first, e.g. Tensor(x, dtype=np.{weight.dtype})")
         ctx.save_for_backward(x, weight)

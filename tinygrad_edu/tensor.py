@@ -163,10 +163,7 @@ class Tensor:
         return self * -1
 
     def __sub__(self, other):
-        other = self._lift(other)
-        if not other.requires_grad:  # subtracting a constant: negate it in NumPy, no graph node needed
-            return self + Tensor._from_op(-other.data, None)
-        return self + (-other)
+        return self + (-self._lift(other))
 
     def __rsub__(self, other):
         return self._lift(other) + (-self)

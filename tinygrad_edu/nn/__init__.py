@@ -11,45 +11,11 @@
 [(4, 2), (4,), (1, 4), (1,)]
 """
 
-from . import functional, init
-from .layers import (
-           MLP,
-           Dropout,
-           Flatten,
-           Identity,
-           LeakyReLU,
-           Linear,
-           LogSoftmax,
-           ReLU,
-           Sequential,
-           Sigmoid,
-           Softmax,
-           Tanh,
-)
-from .losses import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss
-from .module import Module, ModuleList, Parameter
+from . import functional, init, layers, losses
+from .layers import *  # layers.__all__ is the one list of layer names
+from .losses import *
+from .module import Module, Parameter
 
-__all__ = [
-           "MLP",
-           "BCELoss",
-           "BCEWithLogitsLoss",
-           "CrossEntropyLoss",
-           "Dropout",
-           "Flatten",
-           "Identity",
-           "LeakyReLU",
-           "Linear",
-           "LogSoftmax",
-           "MSELoss",
-           "Module",
-           "ModuleList",
-           "NLLLoss",
-           "Parameter",
-           "ReLU",
-           "Sequential",
-           "Sigmoid",
-           "Softmax",
-           "Tanh",
-           "functional",
-           "init",
-]
+__all__ = ["Module", "Parameter", "functional", "init"]
+__all__ += layers.__all__
+__all__ += losses.__all__
