@@ -45,7 +45,7 @@ class Tensor:
     a nested list or a scalar (float32 unless ``dtype`` is given; integers stay integers).
     """
 
-    __slots__ = ("__weakref__", "_node", "_retains_grad", "data", "grad", "requires_grad")
+    __slots__ = ("__weakref__", "_node", "_retains_grad", "_version", "data", "grad", "requires_grad")
     __array_priority__ = 1000  # so ndarray + Tensor calls Tensor.__radd__
 
     def __init__(self, data, requires_grad=False, dtype=None):
@@ -53,6 +53,7 @@ class Tensor:
         self.grad = None
         self._node = None
         self._retains_grad = False
+        self._version = 0  # bumped by every in-place change; backward refuses saved tensors that changed
         self.requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
@@ -61,7 +62,7 @@ class Tensor:
     def _from_op(cls, data, node):
         """The output of a primitive: ``node`` is its graph node, or None when nothing needs a gradient."""
         t = cls.__new__(cls)
-        t.data, t.grad, t._node, t._retains_grad = data, None, node, False
+        t.data, t.grad, t._node, t._retains_grad, t._version = data, None, node, False, 0
         t.requires_grad = node is not None
         return t
 
