@@ -35,9 +35,16 @@ from .optimizer import Optimizer, _check, _check_lr
 
 
 class Adam(Optimizer):
-    """``Adam(params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False)``."""
+    """``Adam(params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False)``.
+
+    State per parameter: ``step`` (an int, the t of the bias corrections), ``exp_avg`` (m) and
+    ``exp_avg_sq`` (v), plus ``max_exp_avg_sq`` with ``amsgrad``: arrays of the parameter's shape and
+    dtype (0-d for a 0-d parameter), updated in place.
+    """
 
     decoupled_weight_decay = False
+    _array_state = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
+    _count_state = ("step",)
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False):
         name = type(self).__name__
@@ -74,6 +81,8 @@ class Adam(Optimizer):
                 np.multiply(theta, decay, out=work[1])
                 np.add(g, work[1], out=work[1])
                 g = work[1]
+            if state["exp_avg"].dtype != theta.dtype:  # the parameter was cast (Module.double()/float())
+                self._cast_state(state, theta.dtype)
             m, v = state["exp_avg"], state["exp_avg_sq"]
             m *= beta1
             np.multiply(g, 1.0 - beta1, out=tmp)
@@ -94,6 +103,7 @@ class Adam(Optimizer):
             np.divide(m, tmp, out=tmp)
             tmp *= lr * c / (1.0 - beta1 ** t)
             theta -= tmp
+            p._version += 1
 
 
 class AdamW(Adam):

@@ -71,11 +71,30 @@ class LRScheduler:
         return list(self._last_lr)
 
     def state_dict(self) -> dict:
-        """Everything the scheduler holds except the optimizer (numbers and lists, ready for ``tg.save``)."""
-        return {key: value for key, value in self.__dict__.items() if key != "optimizer"}
+        """Everything the scheduler holds except the optimizer: numbers and lists, ready for ``tg.save``.
+
+        Lists are copied, so the snapshot does not follow the scheduler as it keeps stepping. The
+        learning rates themselves live in the optimizer's param groups: save ``optimizer.state_dict()``
+        too, and a fresh optimizer + scheduler that load both continue the schedule value for value.
+        """
+        return {key: _copy(value) for key, value in self.__dict__.items() if key != "optimizer"}
 
     def load_state_dict(self, state_dict: dict):
-        self.__dict__.update(state_dict)
+        """Restore what ``state_dict()`` returned (from a scheduler of the same class).
+
+        Raises ``TypeError`` if ``state_dict`` is not a dict and ``KeyError`` naming the missing and
+        unexpected keys if it was not saved by this kind of scheduler (a StepLR's state does not load
+        into a CosineAnnealingLR); nothing is changed then.
+        """
+        name = type(self).__name__
+        if not isinstance(state_dict, dict):
+            raise TypeError(f"{name}.load_state_dict expects the dict from state_dict(), got {type(state_dict).__name__}")
+        own = set(self.state_dict())
+        missing, unexpected = sorted(own - set(state_dict)), sorted(set(state_dict) - own, key=str)
+        if missing or unexpected:
+            raise KeyError(f"{name}.load_state_dict: not the state of a {name} (missing keys: "
+                           f"{', '.join(missing) or 'none'}; unexpected keys: {', '.join(map(str, unexpected)) or 'none'})")
+        self.__dict__.update({key: _copy(value) for key, value in state_dict.items()})
 
     def _current_lrs(self) -> list:
         return [group["lr"] for group in self.optimizer.param_groups]
@@ -144,6 +163,11 @@ class CosineAnnealingLR(LRScheduler):
     def _closed_form_lr(self):
         return [self.eta_min + (base - self.eta_min) * (1 + math.cos(math.pi * self.last_epoch / self.T_max)) / 2
                 for base in self.base_lrs]
+
+
+def _copy(value):
+    """A list copied (scheduler state holds lists of numbers, one per param group); anything else as is."""
+    return list(value) if isinstance(value, list) else value
 
 
 def _check_count(value, rule: str):

@@ -56,7 +56,10 @@ def flatten_parameters(params) -> np.ndarray:
 
 
 def assign_flat(params, vector: np.ndarray):
-    """Write a flat vector back into the parameters, in place, each in its own dtype and shape."""
+    """Write a flat vector back into the parameters, in place, each in its own dtype and shape.
+
+    Every parameter written has its ``_version`` raised by one (an in-place change, like an optimizer step).
+    """
     total = sum(p.data.size for p in params)
     if total != vector.size:
         raise ValueError(f"assign_flat: the vector has {vector.size} elements, the parameters {total}")
@@ -64,6 +67,7 @@ def assign_flat(params, vector: np.ndarray):
     for p in params:
         n = p.data.size
         p.data[...] = vector[offset:offset + n].reshape(p.shape)
+        p._version += 1
         offset += n
 
 

@@ -35,7 +35,16 @@ from ..tensor import Tensor
 
 
 class Optimizer:
-    """Base class: subclasses set ``defaults`` and implement ``_update_group(group)``."""
+    """Base class: subclasses set ``defaults`` and implement ``_update_group(group)``.
+
+    A subclass names the entries of its per-parameter state: ``_array_state`` holds the arrays shaped
+    like the parameter (momentum buffers, moments), ``_count_state`` the integer counters (``step``).
+    ``load_state_dict`` restores each kind as what it is -- an array stays an array even when the
+    parameter is 0-d, so the in-place updates of later steps keep writing into the state.
+    """
+
+    _array_state: tuple = ()
+    _count_state: tuple = ()
 
     def __init__(self, params, defaults: dict):
         if isinstance(params, Tensor):
@@ -92,7 +101,11 @@ class Optimizer:
                     p.grad.data.fill(0)
 
     def step(self, closure=None):
-        """Update every parameter that has a gradient; ``closure`` (optional) recomputes and returns the loss."""
+        """Update every parameter that has a gradient; ``closure`` (optional) recomputes and returns the loss.
+
+        Each parameter that changes has its ``_version`` raised by one, so a graph that saved the
+        old values refuses a later ``backward`` instead of using the new ones.
+        """
         loss = closure() if closure is not None else None
         with no_grad():
             for group in self.param_groups:
@@ -109,6 +122,16 @@ class Optimizer:
             work = [np.empty_like(p.data) for _ in range(max(count, len(work or ())))]
             self._work[p] = work
         return work
+
+    def _cast_state(self, state: dict, dtype):
+        """Bring a parameter's state arrays to ``dtype`` after the parameter itself was cast.
+
+        ``Module.double()`` / ``float()`` replace a parameter's array by one of the new dtype; the
+        momentum and moment arrays follow at the next step, so updates run in the parameter's dtype.
+        """
+        for key in self._array_state:
+            if key in state and state[key].dtype != dtype:
+                state[key] = state[key].astype(dtype)
 
     # ---- saving and resuming -------------------------------------------------------------------
     def _indexed_params(self) -> list:
@@ -148,6 +171,9 @@ class Optimizer:
                              f"this optimizer has {len(self.param_groups)}")
         by_saved_index = {}
         for g, (saved, group) in enumerate(zip(saved_groups, self.param_groups)):
+            if not isinstance(saved, dict) or "params" not in saved:
+                raise TypeError(f"{name}.load_state_dict: saved param group {g} must be a dict with a 'params' list "
+                                f"of indices, got {type(saved).__name__}")
             if len(saved["params"]) != len(group["params"]):
                 raise ValueError(f"{name}.load_state_dict: param group {g} holds {len(saved['params'])} parameters "
                                  f"in the saved state but {len(group['params'])} here")
@@ -158,22 +184,45 @@ class Optimizer:
             if int(key) not in by_saved_index:
                 raise KeyError(f"{name}.load_state_dict: state for parameter {key}, which no param group lists")
             p = by_saved_index[int(key)]
-            restored = {}
-            for field, value in entries.items():
-                if isinstance(value, np.ndarray) and value.ndim > 0:
-                    if value.shape != p.shape:
-                        raise ValueError(f"{name}.load_state_dict: state '{field}' of parameter {key} has shape "
-                                         f"{value.shape} but the parameter has shape {p.shape}")
-                    value = np.array(value, dtype=p.dtype)
-                elif isinstance(value, np.ndarray | np.generic):
-                    value = value.item()
-                restored[field] = value
-            new_state[p] = restored
+            new_state[p] = {field: self._restore_state_value(field, value, p, key)
+                            for field, value in entries.items()}
         for saved, group in zip(saved_groups, self.param_groups):
             for key, value in saved.items():
                 if key != "params":
                     group[key] = tuple(value) if isinstance(value, list) else value
         self.state = new_state
+
+    def _restore_state_value(self, field, value, p, key):
+        """One saved state entry, as the optimizer keeps it: a fresh array in ``p``'s dtype and shape, or an int.
+
+        Arrays stay arrays whatever their number of axes: a 0-d parameter has 0-d moment buffers,
+        which ``step`` updates in place (``m *= beta1``); a Python number in their place would be
+        rebound by those updates instead and the state would stop changing after a resume.
+        """
+        name = type(self).__name__
+        if isinstance(value, Tensor):
+            value = value.data
+        known = self._array_state + self._count_state
+        if field in self._count_state:
+            number = value.item() if isinstance(value, np.ndarray | np.generic) and np.size(value) == 1 else value
+            if (isinstance(number, bool) or not isinstance(number, numbers.Real) or not math.isfinite(number)
+                    or number < 0 or number != int(number)):
+                raise ValueError(f"{name}.load_state_dict: state '{field}' of parameter {key} must be a whole number "
+                                 f"(a step count), got {value!r}")
+            return int(number)
+        if field in self._array_state or (not known and isinstance(value, np.ndarray)):
+            array = np.asarray(value)
+            if array.dtype.kind not in "biuf":
+                raise ValueError(f"{name}.load_state_dict: state '{field}' of parameter {key} must be a numeric "
+                                 f"array, got {type(value).__name__} of dtype {array.dtype}")
+            if array.shape != p.shape:
+                raise ValueError(f"{name}.load_state_dict: state '{field}' of parameter {key} has shape "
+                                 f"{array.shape} but the parameter has shape {p.shape}")
+            return np.array(array, dtype=p.dtype)  # a copy: the caller's dict never aliases the live state
+        if known:
+            raise ValueError(f"{name}.load_state_dict: parameter {key} has an unknown state entry '{field}'; "
+                             f"{name} keeps {', '.join(known)}")
+        return value.item() if isinstance(value, np.generic) else value
 
     def __repr__(self):
         lines = [f"{type(self).__name__} ("]

@@ -31,7 +31,13 @@ from .optimizer import Optimizer, _check, _check_lr
 
 
 class SGD(Optimizer):
-    """``SGD(params, lr=1e-3, momentum=0.0, weight_decay=0.0, nesterov=False, dampening=0.0)``."""
+    """``SGD(params, lr=1e-3, momentum=0.0, weight_decay=0.0, nesterov=False, dampening=0.0)``.
+
+    State per parameter (with momentum only): ``momentum_buffer``, an array of the parameter's shape
+    and dtype (0-d for a 0-d parameter).
+    """
+
+    _array_state = ("momentum_buffer",)
 
     def __init__(self, params, lr=1e-3, momentum=0.0, weight_decay=0.0, nesterov=False, dampening=0.0):
         _check_lr(lr, "SGD")
@@ -61,6 +67,8 @@ class SGD(Optimizer):
                 if buf is None:
                     buf = state["momentum_buffer"] = g.copy()
                 else:
+                    if buf.dtype != theta.dtype:  # the parameter was cast (Module.double()/float())
+                        buf = state["momentum_buffer"] = buf.astype(theta.dtype)
                     buf *= momentum
                     if dampening:
                         np.multiply(g, 1.0 - dampening, out=work[0])
@@ -76,3 +84,4 @@ class SGD(Optimizer):
                     g = buf
             np.multiply(g, lr, out=work[0])
             theta -= work[0]
+            p._version += 1
