@@ -18,10 +18,13 @@ inf), after keeping the checkpoint of the last good epoch.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import errno
 import json
 import math
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -54,7 +57,20 @@ class _Parser(argparse.ArgumentParser):
         raise CliError(f"{message} (see {self.prog} --help)", prog=self.prog)
 
 
-# ---- argument types: each names the flag and the value it refused ------------------------------
+# ---- argument types: each names the value it refused (argparse adds the flag) --------------------
+#
+# Every argument is checked in two steps before any work starts: its type here, while argparse
+# reads the command line, and the checks that look at the file system or combine arguments in
+# ``check_train`` / ``check_evaluate`` / ``check_predict``. Only then is data read and anything
+# written, so a refused command leaves no file and no folder behind.
+
+# Largest values accepted. A seed is what NumPy's and PyTorch's seeding functions all accept; the
+# other two are far beyond any useful run, yet small enough to be stored in the model file.
+MAX_SEED = 2**32 - 1
+MAX_EPOCHS = 1_000_000
+MAX_BATCH_SIZE = 1_000_000_000
+# Bytes per parameter while training: float32 weight, gradient and Adam's two moments.
+BYTES_PER_PARAMETER = 16
 
 
 def parse_arch(text: str) -> list[int]:
@@ -64,36 +80,74 @@ def parse_arch(text: str) -> list[int]:
     [784, 128, 10]
     """
     parts = text.strip().split("-")
-    if len(parts) < 2 or not all(p.strip().isdigit() and int(p) > 0 for p in parts):
+    sizes = []
+    for part in parts:
+        try:
+            sizes.append(int(part.strip()) if part.strip().isdecimal() else 0)
+        except ValueError:  # a character that is a digit but no decimal number
+            sizes.append(0)
+    if len(parts) < 2 or min(sizes) <= 0:
         raise argparse.ArgumentTypeError(
             f"{text!r} does not parse: give two or more positive layer sizes joined by '-', like 784-512-256-10")
-    return [int(p) for p in parts]
+    return sizes
 
 
-def _positive(kind):
+def _whole_number(what: str, low: int, high: int):
+    """An argparse type: an integer from ``low`` to ``high``; ``what`` names the quantity in messages."""
     def convert(text):
         try:
-            value = kind(text)
+            value = int(text.strip())
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a{'n integer' if kind is int else ' number'}") from None
-        if not (value > 0 and math.isfinite(value)):
-            raise argparse.ArgumentTypeError(f"{text!r} must be greater than 0")
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not a whole number; {what} is a whole number from {low} to {high}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(
+                f"{text} is {'too small' if value < low else 'too large'}: {what} is a whole number from {low} "
+                f"to {high}")
         return value
-    convert.__name__ = kind.__name__
+    convert.__name__ = "whole number"
     return convert
 
 
+def _positive_number(what: str):
+    """An argparse type: a finite float greater than 0 (``nan``, ``inf`` and 1e-400, which is 0.0, are refused)."""
+    def convert(text):
+        try:
+            value = float(text)
+        except ValueError:
+            value, problem = None, "not a number"
+        else:
+            problem = ("not finite" if not math.isfinite(value) else
+                       "0.0 in floating point" if value == 0 and any(c in "123456789" for c in text.split("e")[0])
+                       else "not greater than 0" if value <= 0 else None)
+        if problem:
+            raise argparse.ArgumentTypeError(f"{text!r} is {problem}: {what} is a finite number greater than 0")
+        return value
+    convert.__name__ = "number"
+    return convert
+
+
+def _path(text: str) -> Path:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty path names no file")
+    return Path(text)
+
+
 def _file(text: str) -> Path:
-    path = Path(text)
+    path = _path(text)
     if not path.is_file():
         raise argparse.ArgumentTypeError(f"{text}: no such file" if not path.exists() else f"{text} is not a file")
+    if not os.access(path, os.R_OK):
+        raise argparse.ArgumentTypeError(f"{text}: the file is not readable")
     return path
 
 
 def _folder(text: str) -> Path:
-    path = Path(text)
+    path = _path(text)
     if not path.is_dir():
         raise argparse.ArgumentTypeError(f"{text}: no such folder" if not path.exists() else f"{text} is not a folder")
+    if not os.access(path, os.R_OK | os.X_OK):
+        raise argparse.ArgumentTypeError(f"{text}: the folder is not readable")
     return path
 
 
@@ -107,36 +161,81 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--arch", type=parse_arch, default=parse_arch(DEFAULTS["arch"]),
                        help=f"layer sizes joined by '-' (default {DEFAULTS['arch']})")
     train.add_argument("--activation", default="relu", choices=["relu", "leaky_relu", "sigmoid", "tanh"])
-    train.add_argument("--epochs", type=_positive(int), default=DEFAULTS["epochs"])
-    train.add_argument("--batch-size", type=_positive(int), default=DEFAULTS["batch_size"])
-    train.add_argument("--lr", type=_positive(float), default=DEFAULTS["lr"], help="(peak) learning rate")
+    train.add_argument("--epochs", type=_whole_number("the number of epochs", 1, MAX_EPOCHS),
+                       default=DEFAULTS["epochs"])
+    train.add_argument("--batch-size", type=_whole_number("the batch size", 1, MAX_BATCH_SIZE),
+                       default=DEFAULTS["batch_size"], help="examples per step (a batch larger than the training "
+                                                             "set is the whole set)")
+    train.add_argument("--lr", type=_positive_number("the learning rate"), default=DEFAULTS["lr"],
+                       help="(peak) learning rate")
     train.add_argument("--optimizer", choices=["adam", "sgd"], default=DEFAULTS["optimizer"],
                        help="adam, or sgd with Nesterov momentum 0.9")
     train.add_argument("--schedule", choices=["cosine", "step", "none"], default=DEFAULTS["schedule"],
                        help="learning-rate schedule over the run (default cosine, to 0 at the last step)")
-    train.add_argument("--seed", type=int, default=DEFAULTS["seed"], help="seeds the init and the batch order")
-    train.add_argument("--out", type=Path, default=Path("runs/mnist/model.npz"),
+    train.add_argument("--seed", type=_whole_number("a seed", 0, MAX_SEED), default=DEFAULTS["seed"],
+                       help=f"seeds the init and the batch order (0 to {MAX_SEED})")
+    train.add_argument("--out", type=_path, default=Path("runs/mnist/model.npz"),
                        help="model file; metrics.json and training_curve.png go beside it (default runs/mnist/)")
     train.add_argument("--no-plot", action="store_true", help="skip the training-curve PNG")
     train.add_argument("--json", action="store_true", help="last stdout line: the metrics as one JSON object")
-    train.set_defaults(run=run_train)
+    train.set_defaults(check=check_train, run=run_train)
 
     evaluate = commands.add_parser("evaluate", help="test accuracy, loss and confusion matrix of a model file")
     evaluate.add_argument("--model", type=_file, required=True)
     evaluate.add_argument("--data-dir", type=_folder)
-    evaluate.add_argument("--plot", type=Path, help="confusion-matrix PNG (default: confusion_matrix.png beside "
-                                                    "the model)")
+    evaluate.add_argument("--plot", type=_path, help="confusion-matrix PNG (default: confusion_matrix.png beside "
+                                                     "the model)")
     evaluate.add_argument("--json", action="store_true")
-    evaluate.set_defaults(run=run_evaluate)
+    evaluate.set_defaults(check=check_evaluate, run=run_evaluate)
 
     predict = commands.add_parser("predict", help="classify digit images (PNG/JPEG) or a Kaggle test.csv")
     predict.add_argument("--model", type=_file, required=True)
     predict.add_argument("images", nargs="*", type=_file, metavar="IMAGE")
     predict.add_argument("--kaggle-csv", type=_file, help="a Kaggle digit-recognizer test.csv to label")
-    predict.add_argument("--out", type=Path, help="where the Kaggle submission goes (default submission.csv)")
+    predict.add_argument("--out", type=_path, help="where the Kaggle submission goes (default submission.csv)")
     predict.add_argument("--json", action="store_true")
-    predict.set_defaults(run=run_predict)
+    predict.set_defaults(check=check_predict, run=run_predict)
     return parser
+
+
+# ---- checks that need the file system or several arguments (still before any work) --------------
+
+
+def check_train(args) -> None:
+    """Refuse a training run that could not finish: the output place, and an architecture too big to hold."""
+    args.out = _output_path(args.out, "--out", ".npz")
+    beside = ["metrics.json"] + ([] if args.no_plot else ["training_curve.png"])
+    for name in beside:
+        if args.out.with_name(name).is_dir():
+            raise CliError(f"--out {args.out}: {name} is written beside the model, but "
+                           f"{args.out.with_name(name)} is a folder")
+    sizes = args.arch
+    parameters = sum(n_in * n_out + n_out for n_in, n_out in zip(sizes, sizes[1:]))
+    memory = _physical_memory()
+    if memory is not None and parameters * BYTES_PER_PARAMETER > memory:
+        raise CliError(f"--arch {_arch(sizes)} has {parameters:,} parameters; training them needs about "
+                       f"{_size(parameters * BYTES_PER_PARAMETER)} (weights, gradients and Adam's moments) but "
+                       f"this machine has {_size(memory)} of memory")
+
+
+def check_evaluate(args) -> None:
+    """The model file must be a readable model, and the confusion-matrix PNG must be writable."""
+    args.loaded = _load_model(args.model)
+    args.plot = _output_path(args.plot or args.model.with_name("confusion_matrix.png"), "--plot", ".png")
+
+
+def check_predict(args) -> None:
+    """Either images or a Kaggle CSV; ``--out`` only with the CSV, never onto an input; a readable model."""
+    if bool(args.images) == bool(args.kaggle_csv):
+        raise CliError(f"{PROG} predict: give either IMAGE files or --kaggle-csv test.csv"
+                       + (", not both" if args.images else ""))
+    if args.out is not None and not args.kaggle_csv:
+        raise CliError(f"{PROG} predict: --out is the Kaggle submission file and needs --kaggle-csv")
+    if args.kaggle_csv:
+        args.out = _output_path(args.out or Path("submission.csv"), "--out", ".csv")
+        if args.out.exists() and any(args.out.samefile(f) for f in (args.kaggle_csv, args.model)):
+            raise CliError(f"--out {args.out} is an input file; writing the submission there would replace it")
+    args.loaded = _load_model(args.model)
 
 
 # ---- the commands --------------------------------------------------------------------------------
@@ -147,15 +246,13 @@ def run_train(args) -> int:
     from .data import DataLoader
     from .training import fit
 
-    sizes, out = args.arch, _output_path(args.out, "--out", ".npz")
+    sizes, out = args.arch, args.out  # both checked by check_train
     x_train, y_train, x_test, y_test = _load_data(args.data_dir)
     if sizes[0] != x_train.shape[1]:
         raise CliError(f"--arch {_arch(sizes)} takes {sizes[0]} inputs but the images have {x_train.shape[1]} pixels")
     classes = int(max(y_train.max(), y_test.max())) + 1
     if sizes[-1] < classes:
         raise CliError(f"--arch {_arch(sizes)} has {sizes[-1]} outputs but the labels go up to {classes - 1}")
-    if out.parent != Path(""):
-        out.parent.mkdir(parents=True, exist_ok=True)
     prep = Preprocessing.fit(x_train)
     x_train, x_test = prep(x_train), prep(x_test)
 
@@ -182,25 +279,26 @@ def run_train(args) -> int:
               f"{record['train_accuracy']:.2%} | test loss {record['test_loss']:.4f} accuracy "
               f"{record['test_accuracy']:.2%} | {record['seconds']:.1f} s", flush=True)
 
-    try:
-        history = fit(model, optimizer, loader, x_test, y_test, args.epochs, scheduler,
-                      scheduler_per_step=args.schedule == "cosine", on_epoch_end=save_and_report)
-    except Diverged as diverged:
-        kept = (f"the checkpoint of epoch {diverged.history[-1]['epoch']} is kept in {out}" if diverged.history else
-                "it diverged in the first epoch, so no checkpoint was written")
-        _write_json(metrics_path, {"status": "diverged", "diverged_at": {"epoch": diverged.epoch, "step":
-                                   diverged.step}, "config": config, "history": diverged.history})
-        _fail(f"{diverged} (lr {args.lr:g} may be too large); {kept}")
-        return EXIT_DIVERGED
-    seconds = history[-1]["seconds"]
+    with _folders_for(out):  # created now, at the first write; removed again if nothing could be written
+        try:
+            history = fit(model, optimizer, loader, x_test, y_test, args.epochs, scheduler,
+                          scheduler_per_step=args.schedule == "cosine", on_epoch_end=save_and_report)
+        except Diverged as diverged:
+            kept = (f"the checkpoint of epoch {diverged.history[-1]['epoch']} is kept in {out}" if diverged.history
+                    else "it diverged in the first epoch, so no checkpoint was written")
+            _write_json(metrics_path, {"status": "diverged", "diverged_at": {"epoch": diverged.epoch, "step":
+                                       diverged.step}, "config": config, "history": diverged.history})
+            _fail(f"{diverged} (lr {args.lr:g} may be too large); {kept}")
+            return EXIT_DIVERGED
+        seconds = history[-1]["seconds"]
 
-    summary = {"test_accuracy": history[-1]["test_accuracy"], "test_loss": history[-1]["test_loss"],
-               "seconds": round(seconds, 2), "epochs": args.epochs, "model": str(out), "config": config,
-               "history": history}
-    _write_json(metrics_path, summary)
-    written = [str(out), str(metrics_path)]
-    if not args.no_plot:
-        written += _plot(lambda path: _training_curve(history, config, path), out.with_name("training_curve.png"))
+        summary = {"test_accuracy": history[-1]["test_accuracy"], "test_loss": history[-1]["test_loss"],
+                   "seconds": round(seconds, 2), "epochs": args.epochs, "model": str(out), "config": config,
+                   "history": history}
+        _write_json(metrics_path, summary)
+        written = [str(out), str(metrics_path)]
+        if not args.no_plot:
+            written += _plot(lambda path: _training_curve(history, config, path), out.with_name("training_curve.png"))
     print(f"test accuracy {summary['test_accuracy']:.2%}, test loss {summary['test_loss']:.4f}, "
           f"{seconds:.1f} s of training; wrote {', '.join(written)}")
     if args.json:
@@ -211,8 +309,7 @@ def run_train(args) -> int:
 def run_evaluate(args) -> int:
     from .training import evaluate, format_confusion_matrix, plot_confusion_matrix
 
-    model, info = _load_model(args.model)
-    plot = _output_path(args.plot or args.model.with_name("confusion_matrix.png"), "--plot", ".png")
+    (model, info), plot = args.loaded, args.plot  # both checked by check_evaluate
     _, _, x_test, y_test = _load_data(args.data_dir)
     x_test = _check_inputs(info, x_test, "the test images")
     if len(y_test) and y_test.max() >= info["sizes"][-1]:
@@ -224,8 +321,9 @@ def run_evaluate(args) -> int:
     print(f"test accuracy {result['accuracy']:.2%}, test loss {result['loss']:.4f} ({seconds:.2f} s)")
     print("confusion matrix (rows: true digit, columns: predicted):")
     print(format_confusion_matrix(result["confusion"]))
-    written = _plot(lambda path: plot_confusion_matrix(
-        result["confusion"], path, title=f"{args.model.name}: accuracy {result['accuracy']:.2%}"), plot)
+    with _folders_for(plot):
+        written = _plot(lambda path: plot_confusion_matrix(
+            result["confusion"], path, title=f"{args.model.name}: accuracy {result['accuracy']:.2%}"), plot)
     if written:
         print(f"wrote {written[0]}")
     if args.json:
@@ -239,20 +337,16 @@ def run_predict(args) -> int:
     from .data import DataError, preprocess_image, read_kaggle_csv, write_kaggle_submission
     from .training import predict_proba
 
-    if bool(args.images) == bool(args.kaggle_csv):
-        raise CliError(f"{PROG} predict: give either IMAGE files or --kaggle-csv test.csv"
-                       + (", not both" if args.images else ""))
-    if args.out is not None and not args.kaggle_csv:
-        raise CliError(f"{PROG} predict: --out is the Kaggle submission file and needs --kaggle-csv")
-    model, info = _load_model(args.model)
+    model, info = args.loaded  # the arguments were checked by check_predict
     if args.kaggle_csv:
-        out = _output_path(args.out or Path("submission.csv"), "--out", ".csv")
+        out = args.out
         try:
             pixels, _ = read_kaggle_csv(args.kaggle_csv)
         except DataError as error:
             raise CliError(str(error)) from None
         probs = predict_proba(model, _check_inputs(info, pixels / np.float32(255), str(args.kaggle_csv)))
-        write_kaggle_submission(out, probs.argmax(axis=1))
+        with _folders_for(out):
+            write_kaggle_submission(out, probs.argmax(axis=1))
         print(f"wrote {len(probs):,} predictions to {out}")
         if args.json:
             print(json.dumps({"submission": str(out), "rows": len(probs)}))
@@ -297,10 +391,11 @@ def _load_data(data_dir):
 
 
 def _load_model(path):
+    """Read the ``--model`` file: ``(model, info)``, or a CliError naming the flag and what is wrong with the file."""
     try:
         return checkpoint.load_model(path)
     except ModelFileError as error:
-        raise CliError(str(error)) from None
+        raise CliError(f"--model: {error}") from None
 
 
 def _check_inputs(info, x, what):
@@ -312,20 +407,91 @@ def _check_inputs(info, x, what):
 
 
 def _output_path(path: Path, flag: str, suffix: str) -> Path:
-    """Check, before any work is done, that an output file can be written at ``path``."""
+    """Check, before any work is done, that an output file can be written at ``path``; returns it.
+
+    The folders that do not exist yet are created only when the file is written (see
+    ``_folders_for``); here the nearest folder that exists must be a folder we may write into,
+    which is tried for real with a nameless temporary file (``os.access`` says yes to root even on
+    a read-only or virtual file system). Names must leave room for the temporary file the atomic
+    write uses beside the target.
+    """
     path = Path(path)
     if path.suffix.lower() != suffix:
         raise CliError(f"{flag} {path}: the file name must end in {suffix}")
     if path.is_dir():
         raise CliError(f"{flag} {path} is a folder; give a file name ending in {suffix}")
-    folder = path.parent
+    folder, missing = path.parent, [path.name]
     while not folder.exists() and folder != folder.parent:  # the nearest folder that exists decides
+        missing.append(folder.name)
         folder = folder.parent
     if not folder.is_dir():
         raise CliError(f"{flag} {path}: {folder} is not a folder, so nothing can be written there")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise CliError(f"{flag} {path}: the folder {folder} is not writable")
+    name_max, path_max = _limit(folder, "PC_NAME_MAX", 255), _limit(folder, "PC_PATH_MAX", 4096)
+    for name in missing:
+        if len(os.fsencode(name)) + TEMPORARY_NAME_EXTRA > name_max:
+            raise CliError(f"{flag} {path}: the name {name[:40]}... is too long ({len(os.fsencode(name))} bytes; "
+                           f"at most {name_max - TEMPORARY_NAME_EXTRA} here)")
+    if len(os.fsencode(os.path.abspath(path))) + TEMPORARY_NAME_EXTRA >= path_max:
+        raise CliError(f"{flag} {path}: the path is too long (at most {path_max - TEMPORARY_NAME_EXTRA} bytes here)")
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        why = f" ({error.strerror})" if error.errno in (errno.EACCES, errno.EPERM, errno.EROFS) else ""
+        raise CliError(f"{flag} {path}: the folder {folder} is not writable{why}") from None
     return path
+
+
+# An atomic write goes through ".NAME.XXXXXXXX.part" beside the target: 15 bytes more than NAME.
+TEMPORARY_NAME_EXTRA = len("..XXXXXXXX.part")
+
+
+def _limit(folder: Path, name: str, default: int) -> int:
+    try:
+        return os.pathconf(folder, name)
+    except (OSError, ValueError, AttributeError):  # not known here (or not POSIX): the common value
+        return default
+
+
+@contextlib.contextmanager
+def _folders_for(path: Path):
+    """Create the missing folders above ``path``; if the block fails, remove the ones it left empty.
+
+    So a run that fails before writing anything (a full disk, Ctrl-C in the first epoch) leaves no
+    empty folder behind, and one that wrote a checkpoint or a report keeps it.
+    """
+    missing, folder = [], Path(path).parent
+    while not folder.exists() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    created = []
+    try:
+        for folder in reversed(missing):  # outermost first
+            folder.mkdir()
+            created.append(folder)
+        yield
+    except BaseException:
+        for folder in reversed(created):  # innermost first; stop at the first that is not empty
+            try:
+                folder.rmdir()
+            except OSError:
+                break
+        raise
+
+
+def _physical_memory():
+    """Bytes of memory of this machine, or None where the operating system does not say."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def _size(n_bytes: float) -> str:
+    for unit in ("bytes", "KB", "MB", "GB", "TB", "PB"):
+        if n_bytes < 1000 or unit == "PB":
+            return f"{n_bytes:.3g} {unit}"
+        n_bytes /= 1000
 
 
 def _write_json(path: Path, payload: dict) -> None:
@@ -364,11 +530,54 @@ def _fail(message, prog=PROG) -> None:
     print(f"{prog}: error: " + " ".join(str(message).split()), file=sys.stderr)
 
 
+def _attach_dashed_values(parser, argv):
+    """``--lr -inf`` -> ``--lr=-inf``: a value that starts with '-' stays the flag's value.
+
+    argparse takes a token such as ``-inf`` or ``-1e3`` for an option and reports only "expected
+    one argument"; attached with '=', the value reaches its type check, whose message names it.
+    A token that is itself one of the parser's options (``--lr --epochs 3``) is left alone.
+    """
+    options, takes_value = set(), set()
+    for command in [parser, *_subparsers(parser)]:
+        for action in command._actions:
+            options.update(action.option_strings)
+            if action.option_strings and action.nargs is None and action.const is None:
+                takes_value.update(action.option_strings)
+    joined, i = [], 0
+    while i < len(argv):
+        token = str(argv[i])
+        if token == "--":
+            joined += [str(a) for a in argv[i:]]
+            break
+        following = str(argv[i + 1]) if i + 1 < len(argv) else None
+        if (token in takes_value and following is not None and following.startswith("-") and following != "--"
+                and following.split("=")[0] not in options):
+            joined.append(f"{token}={following}")
+            i += 2
+        else:
+            joined.append(token)
+            i += 1
+    return joined
+
+
+def _subparsers(parser):
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            yield from action.choices.values()
+
+
 def main(argv=None) -> int:
     """Run the command line with ``argv`` (default ``sys.argv[1:]``); returns the exit status."""
     try:
-        args = build_parser().parse_args(argv)
-        return args.run(args)
+        parser = build_parser()
+        args = parser.parse_args(_attach_dashed_values(parser, sys.argv[1:] if argv is None else list(argv)))
+        try:
+            args.check(args)  # every argument is checked before any data is read or any file written
+            return args.run(args)
+        except CliError as error:
+            if error.prog == PROG:
+                error.prog = f"{PROG} {args.command}"
+            raise
     except CliError as error:
         _fail(error, error.prog)
     except ModelFileError as error:
@@ -377,6 +586,8 @@ def main(argv=None) -> int:
         _fail(f"{error.strerror or error}: {error.filename}" if error.filename else error)
     except ImportError as error:  # an optional extra (Pillow, matplotlib) is missing
         _fail(error)
+    except MemoryError:
+        _fail("ran out of memory; a smaller --arch or --batch-size needs less")
     except KeyboardInterrupt:
         _fail("interrupted")
         return 130
