@@ -11,8 +11,15 @@
 at least ``test_accuracy``, ``test_loss`` and ``seconds``.
 
 Exit status: 0 on success; 2 for bad arguments or files, reported as one line on standard error
-(no traceback, and no half-written output file); 1 when training diverged (the loss became nan or
-inf), after keeping the checkpoint of the last good epoch.
+that names the flag and the value (no traceback, and no half-written output file); 1 when training
+diverged (the loss became nan or inf), after keeping the checkpoint of the last good epoch.
+
+Every argument is checked before any work starts, so a refused command has read no data and
+written nothing: argparse converts each value with a type that checks it (``_whole_number``,
+``_positive_number``, ``parse_arch``, ``_file`` ...), then ``check_<command>`` looks at what needs
+the file system or several arguments at once (can the output be written there, is the model file a
+model, does the network fit in memory). The folders an output needs are made only when it is
+first written, and removed again if that fails.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import errno
+import itertools
 import json
 import math
 import os
@@ -210,7 +218,7 @@ def check_train(args) -> None:
             raise CliError(f"--out {args.out}: {name} is written beside the model, but "
                            f"{args.out.with_name(name)} is a folder")
     sizes = args.arch
-    parameters = sum(n_in * n_out + n_out for n_in, n_out in zip(sizes, sizes[1:]))
+    parameters = sum(n_in * n_out + n_out for n_in, n_out in itertools.pairwise(sizes))
     memory = _physical_memory()
     if memory is not None and parameters * BYTES_PER_PARAMETER > memory:
         raise CliError(f"--arch {_arch(sizes)} has {parameters:,} parameters; training them needs about "
