@@ -1,8 +1,14 @@
 """Activations and losses as functions: compositions of Tensor operations, nothing more.
 
-No function here knows a derivative. ``cross_entropy`` is ``log_softmax``, a multiply and a sum;
-backward differentiates it through those primitives, and arrives at the familiar
-``softmax(logits) - one_hot(target)`` by itself.
+No function here knows a derivative. ``cross_entropy`` is ``log_softmax`` followed by picking each
+example's target entry (integer-array indexing, itself a primitive); backward differentiates it
+through those primitives, and arrives at the familiar ``softmax(logits) - one_hot(target)`` by itself.
+
+The losses stay finite and exact wherever their true values and gradients are, including at the
+edges: a log-probability of -inf (a masked class, log 0) is never multiplied by 0, so it gives no nan;
+probabilities of exactly 0 and 1 give PyTorch's floored logs; logits of +-1e30 or +-inf give PyTorch's
+values and finite gradients. Each loss's docstring says where its values come from and what happens
+at its edges.
 
 Every loss takes ``reduction``: "mean" (the default: average over examples), "sum", or "none"
 (one loss per example).
@@ -24,8 +30,8 @@ from __future__ import annotations
 import numpy as np
 
 from .. import ops
+from ..random import generator
 from ..tensor import Tensor
-from .init import _generator
 
 REDUCTIONS = ("mean", "sum", "none")
 
@@ -70,14 +76,28 @@ def _class_axis(x: Tensor) -> int:
     return 0 if x.ndim == 1 else 1
 
 
-def _one_hot(target: np.ndarray, num_classes: int, axis: int, dtype, fn: str) -> np.ndarray:
-    """1.0 at each target class along ``axis``, 0.0 elsewhere: shape of target with C inserted at ``axis``."""
+def _check_classes(target: np.ndarray, num_classes: int, fn: str) -> None:
+    """Refuse class indices outside [0, num_classes): a negative index would silently wrap around."""
     if target.size and (target.min() < 0 or target.max() >= num_classes):
         bad = target[(target < 0) | (target >= num_classes)].ravel()[0]
         raise ValueError(f"{fn}: target holds class {bad}, but there are {num_classes} classes "
                          f"(valid classes are 0 to {num_classes - 1})")
-    classes = np.arange(num_classes).reshape([num_classes if a == axis else 1 for a in range(target.ndim + 1)])
-    return (np.expand_dims(target, axis) == classes).astype(dtype)
+
+
+def _pick(x: Tensor, index: np.ndarray, axis: int) -> Tensor:
+    """The entries of ``x`` at class ``index`` along ``axis``, by integer-array indexing (differentiable).
+
+    ``index`` has either the shape of ``x`` without ``axis`` (one pick per position: the result has that
+    shape, ``out[n, d] = x[n, index[n, d], d]``) or the full shape of ``x`` (one pick per element: the
+    result has x's shape). Indexing copies values and its gradient scatters back with accumulation, so
+    no entry that is not picked takes part in any arithmetic: an unpicked -inf stays harmless.
+    """
+    grids = list(np.indices(index.shape, sparse=True))
+    if index.ndim == x.ndim:
+        grids[axis] = index
+    else:
+        grids.insert(axis, index)
+    return x[tuple(grids)]
 
 
 def _class_indices(target, scores: Tensor, axis: int, fn: str) -> np.ndarray:
@@ -125,19 +145,21 @@ def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
 
 
 def softplus(x: Tensor) -> Tensor:
-    """log(1 + e^x), computed as logsumexp over the pair (0, x): stable for any finite x.
+    """log(1 + e^x) = max(x, 0) + log(1 + e^-|x|): finite for every finite x, the right limits at +-inf.
 
-    Stacking 0 and x along a new axis and taking logsumexp uses the detached-max shift, so
-    e^x is never formed for large x; the gradient is the softmax weight of x in the pair, which
-    is sigmoid(x), exact everywhere (including x = 0). For very negative x the result, a log of a
-    sum close to 1, is accurate to ~1e-16 in absolute terms (there is no log1p primitive).
+    e^-|x| lies in (0, 1], so nothing overflows. -|x| is formed as x times a constant sign (-1 where
+    x > 0, +1 elsewhere) rather than with ``abs``, whose derivative at 0 is 0: the gradient is then
+    [x > 0] + s e^(s x) / (1 + e^(s x)), which is sigmoid(x) on both sides and exactly 0.5 at x = 0.
+    At x = +inf the value is inf and the gradient 1; at x = -inf the value and the gradient are 0 (no
+    inf - inf is formed). For very negative x the second term, a log of a sum close to 1, is accurate
+    to ~1e-16 in absolute terms, not relative ones (there is no log1p primitive).
 
     >>> import numpy as np
     >>> softplus(Tensor(np.array([-1e4, 0.0, 1e4]))).tolist()
     [0.0, 0.6931471805599453, 10000.0]
     """
-    pair = np.array([0, 1], dtype=x.dtype).reshape((2,) + (1,) * x.ndim)
-    return (x.reshape((1,) + x.shape) * Tensor(pair)).logsumexp(axis=0)
+    sign = np.where(x.data > 0, -1, 1).astype(x.dtype)
+    return x.relu() + ((x * Tensor(sign)).exp() + 1).log()
 
 
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
@@ -152,6 +174,10 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
 def dropout(x: Tensor, p: float = 0.5, training: bool = True, *, seed=None, rng=None) -> Tensor:
     """x * mask / (1 - p) with mask_i ~ Bernoulli(1 - p) while training; x itself otherwise.
 
+    The mask is drawn from ``rng`` (a ``numpy.random.Generator``), or from a fresh generator seeded
+    with ``seed``; with neither, from the package's default generator, which ``tg.manual_seed`` resets.
+    Raises ValueError for p outside [0, 1].
+
     >>> import numpy as np
     >>> dropout(Tensor(np.ones(4)), 0.5, seed=1).tolist()
     [2.0, 2.0, 0.0, 2.0]
@@ -160,7 +186,7 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True, *, seed=None, rng=
         raise ValueError(f"dropout probability must lie in [0, 1], got p={p}")
     if not training or p == 0.0:
         return x
-    draws = _generator(seed, rng).random(x.shape, dtype=np.float32 if x.dtype == np.float32 else np.float64)
+    draws = generator(seed, rng).random(x.shape, dtype=np.float32 if x.dtype == np.float32 else np.float64)
     scale = 0.0 if p == 1.0 else 1.0 / (1.0 - p)
     mask = (draws >= p) * np.asarray(scale, dtype=x.dtype)
     return x * Tensor(mask)
@@ -171,13 +197,28 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True, *, seed=None, rng=
 def nll_loss(log_probs: Tensor, target, reduction: str = "mean") -> Tensor:
     """Negative log-likelihood: -log_probs[n, target[n]], from log-probabilities (N, C) or (C,).
 
-    The pick is written as a product with the one-hot of ``target`` summed over classes, so
-    the gradient reaching ``log_probs`` is minus that one-hot (divided by N for "mean").
-    Targets must be integer class indices of shape (N,) (or (N, d1, ...) for inputs (N, C, d1, ...)).
+    Args:
+        log_probs: float Tensor (N, C), (N, C, d1, ...) or one unbatched example (C,).
+        target: integer class indices (NumPy array, list or Tensor) of shape (N,), (N, d1, ...) or ().
+        reduction: "mean" (over the N * d1 * ... picks), "sum" or "none" (shape of ``target``).
+
+    Returns a Tensor of ``log_probs``' dtype. The target entry is picked by integer-array indexing,
+    so the gradient reaching ``log_probs`` is -1 at each target entry and 0 everywhere else (divided
+    by the number of picks for "mean"), as PyTorch's. Entries that are not picked never enter the
+    arithmetic: a log-probability of -inf (log 0) elsewhere in the row leaves the loss finite, where a
+    product with a one-hot would form 0 * -inf = nan. A target entry of -inf gives inf (the true value).
+
+    Raises:
+        TypeError: ``target`` is not an integer array.
+        ValueError: ``target`` has the wrong shape, or holds a class outside [0, C); bad ``reduction``.
 
     >>> import numpy as np
     >>> nll_loss(Tensor(np.log(np.array([[0.5, 0.25, 0.25]]))), np.array([1])).item()
     1.3862943611198906
+    >>> with np.errstate(divide="ignore"):
+    ...     log_probs = Tensor(np.log(np.array([[0.5, 0.0, 0.5]])))       # log 0 = -inf
+    >>> round(nll_loss(log_probs, np.array([0])).item(), 4)
+    0.6931
     """
     return _nll(log_probs, target, reduction, "nll_loss")
 
@@ -186,17 +227,35 @@ def _nll(log_probs: Tensor, target, reduction: str, fn: str) -> Tensor:
     """``nll_loss`` whose error messages name ``fn``, the function the user called."""
     axis = _class_axis(log_probs)
     target = _class_indices(target, log_probs, axis, fn)
-    one_hot = _one_hot(target, log_probs.shape[axis], axis, log_probs.dtype, fn)
-    return _reduce(-(log_probs * Tensor(one_hot)).sum(axis=axis), reduction, fn)
+    _check_classes(target, log_probs.shape[axis], fn)
+    return _reduce(-_pick(log_probs, target, axis), reduction, fn)
 
 
 def cross_entropy(logits: Tensor, target, reduction: str = "mean") -> Tensor:
     """-sum_c t_c * log_softmax(logits)_c per example: class-index or probability targets.
 
-    ``target`` is either integer class indices (shape (N,) for logits (N, C)) or a float array of
-    the logits' shape holding a probability distribution (e.g. one-hot) per example. The
-    log-probabilities come from the stable ``log_softmax`` (x - logsumexp x), so logits of 1e4
-    give no inf or nan. Class indices are the special case t = one_hot(target).
+    Args:
+        logits: float Tensor (N, C), (N, C, d1, ...) or one unbatched example (C,).
+        target: integer class indices of shape (N,) (the logits' shape without the class axis), or a
+            float array of the logits' shape holding a probability distribution (e.g. one-hot) per example.
+        reduction: "mean" (over examples), "sum" or "none" (one loss per example).
+
+    The log-probabilities come from the stable ``log_softmax`` (x - logsumexp x), so logits of 1e4
+    give no inf or nan. Class indices pick the target's log-probability (``nll_loss``); class indices
+    and their one-hot probability targets give the same value and gradient.
+
+    Masked classes (a logit of -inf, log-probability -inf): with class indices the masked entries are
+    never touched, and the value and the logits' gradient equal PyTorch's. With probability targets, a
+    class whose target probability is 0 and whose log-probability is -inf contributes 0 (the limit
+    t log p -> 0, as in ``torch.special.xlogy``) instead of 0 * -inf = nan. PyTorch returns nan for that
+    value (its gradient with respect to the logits is finite and equals this one); here the value is the
+    finite true one, so masking never turns a loss into nan. The gradient with respect to such a target
+    entry is 0 here (PyTorch: inf). A positive target probability on a -inf logit gives inf, as in PyTorch.
+    A row whose logits are all -inf, or a logit of +inf, gives nan, as in PyTorch.
+
+    Raises:
+        TypeError: class-index targets that are not integers.
+        ValueError: wrong target shape, a class outside [0, C), or a bad ``reduction``.
 
     >>> import numpy as np
     >>> logits = Tensor(np.array([[1.0, 2.0, 3.0]]))
@@ -204,6 +263,9 @@ def cross_entropy(logits: Tensor, target, reduction: str = "mean") -> Tensor:
     >>> b = cross_entropy(logits, np.array([[0.0, 0.0, 1.0]])).item()
     >>> round(a, 6), a == b
     (0.407606, True)
+    >>> masked = Tensor(np.array([[1.0, -np.inf, 3.0]]))
+    >>> round(cross_entropy(masked, np.array([[0.5, 0.0, 0.5]])).item(), 6)
+    1.126928
     """
     logits = _tensor(logits, "cross_entropy input")
     axis = _class_axis(logits)
@@ -215,11 +277,33 @@ def cross_entropy(logits: Tensor, target, reduction: str = "mean") -> Tensor:
     if probs.shape != logits.shape:
         raise ValueError(f"cross_entropy: a float target holds probabilities and must have the logits' shape "
                          f"{logits.shape}, got {probs.shape} (for class indices use an integer array)")
+    masked = (probs.data == 0) & (log_probs.data == -np.inf)
+    if masked.any():
+        # Replace each masked entry by a finite one of its own row (the row's largest log-probability),
+        # then zero it with a constant mask: no 0 * -inf is formed, and as its target probability is 0,
+        # the borrowed entry receives no gradient.
+        classes = np.arange(logits.shape[axis]).reshape([-1 if a == axis else 1 for a in range(logits.ndim)])
+        best = np.argmax(log_probs.data, axis=axis, keepdims=True)
+        index = np.where(masked, best, classes)
+        log_probs = _pick(log_probs, index, axis) * Tensor(np.logical_not(masked).astype(logits.dtype))
     return _reduce(-(log_probs * probs).sum(axis=axis), reduction, "cross_entropy")
 
 
 def mse_loss(pred: Tensor, target, reduction: str = "mean") -> Tensor:
     """(pred - target)^2 elementwise, then reduced.
+
+    Args:
+        pred: float Tensor of any shape.
+        target: array or Tensor of the same shape (refused otherwise: no silent broadcasting).
+        reduction: "mean" (over all elements), "sum" or "none".
+
+    The square is the product d * d of the difference d = pred - target with itself, so its gradient
+    g d + g d = 2 g d is accumulated from the two factors and 2 d is never formed on its own: it does not
+    overflow where the true gradient is representable (float32 d = 2e38 averaged over 4 elements has
+    gradient 1e38). Values and gradients are PyTorch's.
+
+    Raises:
+        ValueError: shapes differ, or a bad ``reduction``.
 
     >>> import numpy as np
     >>> mse_loss(Tensor(np.array([1.0, 2.0])), np.array([0.0, 0.0])).item()
@@ -227,21 +311,39 @@ def mse_loss(pred: Tensor, target, reduction: str = "mean") -> Tensor:
     """
     target = _tensor(target, "mse_loss target", like=pred)
     _same_shape(pred, target, "mse_loss")
-    return _reduce((pred - target) ** 2, reduction, "mse_loss")
+    diff = pred - target
+    return _reduce(diff * diff, reduction, "mse_loss")
 
 
-def binary_cross_entropy(probs: Tensor, target, reduction: str = "mean", eps: float = 1e-12) -> Tensor:
-    """-(t log p + (1 - t) log(1 - p)) elementwise, for probabilities p in [0, 1].
+def binary_cross_entropy(probs: Tensor, target, reduction: str = "mean") -> Tensor:
+    """-(t log p + (1 - t) log(1 - p)) elementwise, for probabilities p in [0, 1], each log floored at -100.
 
-    log(0) = -inf would make the loss inf and its gradient nan, so p and 1 - p are clipped from
-    below at ``eps`` before the log: the loss is floored at -log(eps) ~ 27.6 per element and stays
-    finite, and at a clipped element the gradient is 0. (PyTorch floors each log at -100 instead;
-    the two agree for every p in [eps, 1 - eps].)
+    Args:
+        probs: float Tensor of probabilities in [0, 1] (e.g. a sigmoid output), any shape.
+        target: array or Tensor of the same shape, usually 0/1 labels (any value in [0, 1] works).
+        reduction: "mean" (over all elements), "sum" or "none".
+
+    This is PyTorch's definition: log(0) = -inf would make the loss inf and its gradient nan, so each
+    log is floored at -100, and a confidently wrong element (p = 0 with t = 1) costs 100. The floor is
+    built as log(clip(p, tiny)).clip(-100) with tiny the smallest positive number of the dtype: the
+    inner clip keeps log(0) and its derivative 1/0 out of the graph, the outer one sets the floor.
+
+    Gradient with respect to p: the exact derivative of that value, -t/p + (1 - t)/(1 - p) wherever
+    log p and log(1 - p) lie above the floor, and 0 from a floored log. PyTorch's backward divides by
+    max(p (1 - p), 1e-12) instead, so the two agree wherever p (1 - p) >= 1e-12; closer to 0 or 1
+    PyTorch's gradient is that clamped quotient (e.g. at p = 1e-13, t = 0 it gives 0.1 where the true
+    derivative is 1.0), and this one stays the true derivative. Gradient with respect to t:
+    log(1 - p) - log p with the floored logs (PyTorch uses unfloored logs there: +-inf at p = 0 or 1).
+    With a soft target t, the two terms of the p-gradient cancel as p approaches t, so near p = t
+    that gradient is exact to ~1e-16 * (t/p + (1 - t)/(1 - p)) in absolute terms.
+
+    Raises:
+        ValueError: ``probs`` holds a value outside [0, 1] (or nan), shapes differ, or a bad ``reduction``.
 
     >>> import numpy as np
     >>> p = Tensor(np.array([0.0, 1.0, 0.5]))      # the first two are confidently wrong
     >>> binary_cross_entropy(p, np.array([1.0, 0.0, 1.0]), reduction="none").data.round(4).tolist()
-    [27.631, 27.631, 0.6931]
+    [100.0, 100.0, 0.6931]
     """
     probs = _tensor(probs, "binary_cross_entropy input")
     target = _tensor(target, "binary_cross_entropy target", like=probs)
@@ -250,19 +352,33 @@ def binary_cross_entropy(probs: Tensor, target, reduction: str = "mean", eps: fl
         raise ValueError(f"binary_cross_entropy: input must hold probabilities in [0, 1], found values in "
                          f"[{probs.data.min()}, {probs.data.max()}] (for raw scores use "
                          "binary_cross_entropy_with_logits)")
-    log_p = probs.clip(eps, None).log()
-    log_not_p = (1 - probs).clip(eps, None).log()
+    tiny = np.finfo(np.result_type(probs.dtype, np.float32)).smallest_subnormal  # log(tiny) < -100
+    log_p = probs.clip(tiny, None).log().clip(-100.0, None)
+    log_not_p = (1 - probs).clip(tiny, None).log().clip(-100.0, None)
     return _reduce(-(target * log_p + (1 - target) * log_not_p), reduction, "binary_cross_entropy")
 
 
 def binary_cross_entropy_with_logits(logits: Tensor, target, reduction: str = "mean") -> Tensor:
-    """binary_cross_entropy(sigmoid(x), t) without forming sigmoid: softplus(x) - x * t.
+    """binary_cross_entropy(sigmoid(x), t) without forming sigmoid: (1 - t) softplus(x) + t softplus(-x).
 
-    Derivation: log sigmoid(x) = -softplus(-x), log(1 - sigmoid(x)) = -softplus(x), and
-    softplus(-x) = softplus(x) - x, so -(t log s + (1 - t) log(1 - s)) = softplus(x) - x t.
-    ``softplus`` is a logsumexp, so logits of +-1e4 give exact, finite values, and the gradient is
-    sigmoid(x) - t everywhere. (The often-quoted relu(x) - x t + log(1 + e^-|x|) has the right value,
-    but as a composition its two kinks at 0 would give gradient -t there instead of 0.5 - t.)
+    Args:
+        logits: float Tensor of raw scores x, any shape.
+        target: array or Tensor of the same shape, usually 0/1 labels (any value in [0, 1] works).
+        reduction: "mean" (over all elements), "sum" or "none".
+
+    Derivation: log sigmoid(x) = -softplus(-x) and log(1 - sigmoid(x)) = -softplus(x), so
+    -(t log s + (1 - t) log(1 - s)) = (1 - t) softplus(x) + t softplus(-x), which equals
+    softplus(x) - x t; ``softplus`` = max(x, 0) + log(1 + e^-|x|) is the stable form PyTorch uses, so
+    logits of +-1e4 or +-1e30 give exact, finite values. The gradient (1 - t) sigmoid(x) - t sigmoid(-x)
+    equals PyTorch's sigmoid(x) - t (0.5 - t at x = 0), but with 0/1 labels it is a single term, so it
+    keeps full relative precision where sigmoid(x) - t cancels (x = 50, t = 1: -1.9e-22, not 0).
+    At x = +-inf the gradient is still the limit (1 - t or -t), as PyTorch's, and the value is inf for a
+    wrong label; where the label is right it is nan, a 0 * inf (PyTorch gives nan there too, and also at
+    x = -inf with t = 1, where this gives inf). For a right label the value is accurate to ~1e-16 in
+    absolute terms (a log of a sum close to 1; there is no log1p primitive).
+
+    Raises:
+        ValueError: shapes differ, or a bad ``reduction``.
 
     >>> import numpy as np
     >>> x = Tensor(np.array([1e4, -1e4, 0.0]))
@@ -272,7 +388,8 @@ def binary_cross_entropy_with_logits(logits: Tensor, target, reduction: str = "m
     logits = _tensor(logits, "binary_cross_entropy_with_logits input")
     target = _tensor(target, "binary_cross_entropy_with_logits target", like=logits)
     _same_shape(logits, target, "binary_cross_entropy_with_logits")
-    return _reduce(softplus(logits) - logits * target, reduction, "binary_cross_entropy_with_logits")
+    loss = (1 - target) * softplus(logits) + target * softplus(-logits)
+    return _reduce(loss, reduction, "binary_cross_entropy_with_logits")
 
 
 def l2_penalty(params, lam: float, m: int = 1) -> Tensor:
