@@ -13,7 +13,7 @@ A, B = Tensor(np.ones((2, 3))), Tensor(np.ones((4, 5)))
     (lambda a, b: a + b, "add"),
     (lambda a, b: a - b, "add"),
     (lambda a, b: a * b, "mul"),
-    (lambda a, b: a / b, "mul"),
+    (lambda a, b: a / b, "div"),
 ])
 def test_broadcast_mismatch_names_the_op_and_both_shapes(op, name):
     with pytest.raises(ValueError, match=rf"{name}: operands with shapes \(2, 3\) and \(4, 5\) cannot be broadcast"):

@@ -72,8 +72,97 @@ def reshape_case(draw):
 
 @st.composite
 def transpose_case(draw):
+    """A permutation of the axes, each written non-negative or negative at random."""
     shape = draw(shapes(min_dims=1))
-    return draw(arrays(shape)), tuple(draw(st.permutations(range(len(shape)))))
+    n = len(shape)
+    axes = tuple(a - n if draw(st.booleans()) else a for a in draw(st.permutations(range(n))))
+    return draw(arrays(shape)), axes
+
+
+@st.composite
+def swapaxes_case(draw):
+    shape = draw(shapes(min_dims=1))
+    axis = st.integers(-len(shape), len(shape) - 1)
+    return draw(arrays(shape)), draw(axis), draw(axis)
+
+
+@st.composite
+def apart_pair(draw):
+    """Two broadcastable arrays whose elements are never within 0.3 of each other (no ties, no kinks):
+    x on k + 0.25 and y on k + 0.75 (k an integer), each jittered by less than 0.1."""
+    a_shape, b_shape = draw(hnp.mutually_broadcastable_shapes(num_shapes=2, max_dims=3, max_side=3)).input_shapes
+
+    def lattice(shape, offset):
+        grid = draw(hnp.arrays(np.int64, shape, elements=st.integers(-3, 2)))
+        jitter = draw(hnp.arrays(np.float64, shape, elements=st.floats(-0.1, 0.1)))
+        return np.asarray(grid + offset + jitter, dtype=np.float64)
+
+    return lattice(a_shape, 0.25), lattice(b_shape, 0.75)
+
+
+@st.composite
+def where_case(draw):
+    shapes_ = draw(hnp.mutually_broadcastable_shapes(num_shapes=3, max_dims=3, max_side=3)).input_shapes
+    condition = draw(hnp.arrays(np.bool_, shapes_[0]))
+    return draw(arrays(shapes_[1])), draw(arrays(shapes_[2])), condition
+
+
+@st.composite
+def pow_constant_exponent(draw):
+    """x > 0 and a constant exponent array (float32, so it is not drawn as a tensor) that broadcasts with it."""
+    x_shape, p_shape = draw(hnp.mutually_broadcastable_shapes(num_shapes=2, max_dims=3, max_side=3)).input_shapes
+    exponent = draw(hnp.arrays(np.float32, p_shape, elements=st.sampled_from([-1.0, 0.0, 0.5, 1.0, 2.0, 3.0])))
+    return draw(arrays(x_shape, 0.2, 3.0)), exponent
+
+
+@st.composite
+def expand_case(draw):
+    """x with size-1 axes, and a target shape that stretches them (and may add leading axes)."""
+    shape = draw(shapes(min_dims=0, max_dims=3, max_side=3))
+    target = tuple(draw(st.integers(1, 3)) if n == 1 else n for n in shape)
+    lead = tuple(draw(st.lists(st.integers(1, 3), max_size=2)))
+    return draw(arrays(shape)), lead + target
+
+
+@st.composite
+def cat_case(draw):
+    """Two or three arrays that agree on every axis but ``axis`` (drawn negative or not)."""
+    shape = draw(shapes(min_dims=1))
+    axis = draw(st.integers(-len(shape), len(shape) - 1))
+    pieces = []
+    for _ in range(draw(st.integers(2, 3))):
+        piece = list(shape)
+        piece[axis] = draw(st.integers(1, 3))
+        pieces.append(draw(arrays(tuple(piece))))
+    return (*pieces, axis)
+
+
+@st.composite
+def stack_case(draw):
+    shape = draw(shapes())
+    axis = draw(st.integers(-len(shape) - 1, len(shape)))
+    return draw(arrays(shape)), draw(arrays(shape)), axis
+
+
+@st.composite
+def squeeze_case(draw):
+    shape = draw(shapes(min_side=1, max_side=2))
+    axis = draw(st.one_of(st.none(), st.integers(-len(shape), len(shape) - 1))) if shape else None
+    return draw(arrays(shape)), axis
+
+
+@st.composite
+def unsqueeze_case(draw):
+    shape = draw(shapes())
+    return draw(arrays(shape)), draw(st.integers(-len(shape) - 1, len(shape)))
+
+
+@st.composite
+def var_case(draw):
+    """Axes with at least two elements each, so the unbiased variance is defined, and distinct values, so
+    the standard deviation is never at its kink sqrt(0)."""
+    shape = draw(shapes(min_dims=1, min_side=2))
+    return draw(distinct_arrays(shape)), draw(axis_for(len(shape))), draw(st.booleans())
 
 
 @st.composite
@@ -130,6 +219,33 @@ OPS = {
     "T": (unary(), lambda a: a.T, lambda a: a.T),
     "flatten": (unary(), lambda a: a.flatten(), lambda a: a.reshape(-1)),
     "getitem": (getitem_case(), lambda a, index: a[index], lambda a, index: a[index]),
+    "pow_tensor_exponent": (broadcast_pair(0.2, 3.0, -2.0, 2.0), lambda a, b: a ** b, np.power),
+    "pow_constant_array_exponent": (pow_constant_exponent(), lambda a, p: a ** p, np.power),
+    "rpow_tensor_base": (broadcast_pair(-2.0, 2.0, 0.2, 3.0), lambda a, b: b ** a, lambda a, b: b ** a),
+    "sin": (unary(), lambda a: a.sin(), np.sin),
+    "cos": (unary(), lambda a: a.cos(), np.cos),
+    "square": (unary(), lambda a: a.square(), np.square),
+    "maximum": (apart_pair(), lambda a, b: a.maximum(b), np.maximum),
+    "minimum": (apart_pair(), lambda a, b: a.minimum(b), np.minimum),
+    "where": (where_case(), lambda a, b, c: tg.where(c, a, b), lambda a, b, c: np.where(c, a, b)),
+    "clamp_lower_only": (unary(kinks=(-1.0,)), lambda a: a.clamp(min=-1.0), lambda a: np.maximum(a, -1.0)),
+    "clamp_upper_only": (unary(kinks=(1.0,)), lambda a: a.clamp(max=1.0), lambda a: np.minimum(a, 1.0)),
+    "min": (with_axis(distinct_arrays), lambda a, axis, keep: a.min(dim=axis, keepdim=keep),
+            lambda a, axis, keep: np.min(a, axis=axis, keepdims=keep)),
+    "var": (var_case(), lambda a, axis, keep: a.var(axis=axis, keepdims=keep),
+            lambda a, axis, keep: np.var(a, axis=axis, keepdims=keep, ddof=1)),
+    "std_population": (var_case(), lambda a, axis, keep: a.std(axis=axis, keepdims=keep, correction=0),
+                       lambda a, axis, keep: np.std(a, axis=axis, keepdims=keep)),
+    "expand": (expand_case(), lambda a, shape: a.expand(*shape), np.broadcast_to),
+    "cat": (cat_case(), lambda *args: tg.cat(args[:-1], axis=args[-1]),
+            lambda *args: np.concatenate(args[:-1], axis=args[-1])),
+    "stack": (stack_case(), lambda a, b, axis: tg.stack([a, b], dim=axis), lambda a, b, axis: np.stack([a, b], axis)),
+    "squeeze": (squeeze_case(), lambda a, axis: a.squeeze(axis),
+                lambda a, axis: np.squeeze(a, axis) if axis is None or a.shape[axis] == 1 else a),
+    "unsqueeze": (unsqueeze_case(), lambda a, axis: a.unsqueeze(axis), np.expand_dims),
+    "swapaxes": (swapaxes_case(), lambda a, i, j: a.swapaxes(i, j), np.swapaxes),
+    "permute": (transpose_case(), lambda a, axes: a.permute(*axes), np.transpose),
+    "clone": (unary(), lambda a: a.clone(), np.copy),
 }
 
 
@@ -162,7 +278,8 @@ def test_every_primitive_is_in_the_table():
     covered = {"Add": "add", "Mul": "mul", "Pow": "pow_square", "Exp": "exp", "Log": "log", "Abs": "abs",
                "ReLU": "relu", "LeakyReLU": "leaky_relu", "Clip": "clip", "Sigmoid": "sigmoid", "Tanh": "tanh",
                "Softmax": "softmax", "Sum": "sum", "Max": "max", "MatMul": "matmul", "Linear": "linear", "Reshape": "reshape",
-               "Transpose": "transpose", "GetItem": "getitem"}
+               "Transpose": "transpose", "GetItem": "getitem", "Div": "div", "Sin": "sin", "Cos": "cos",
+               "Maximum": "maximum", "Where": "where", "Expand": "expand", "Cat": "cat", "Cast": "clone"}
     assert primitives <= set(covered), f"primitives without a gradcheck row: {primitives - set(covered)}"
     assert all(row in OPS for row in covered.values())
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .function import _state, check_anomaly
+from .function import _state, _version, check_anomaly
 from .tensor import Tensor
 
 FREED = ("this part of the graph was already used by a backward pass, which freed the arrays it saved; "
@@ -19,8 +19,9 @@ FREED = ("this part of the graph was already used by a backward pass, which free
 
 
 def topological_order(root: Tensor, leaves: bool = False) -> list:
-    """Every op output that ``root`` depends on (root included), each listed after all of its inputs;
-    with ``leaves=True`` the leaf tensors too.
+    """Every op output that ``root``'s gradient flows through (root included), each listed after all of
+    its inputs. Inputs that needed no gradient when the op ran (constants) are not followed, unless
+    ``leaves=True``, which lists the whole recorded graph, leaf tensors and constants included.
 
     Iterative depth-first search with an explicit stack, so a chain of 100 000 ops needs no
     recursion: a tensor is appended once all of its inputs have been appended (post-order).
@@ -42,8 +43,8 @@ def topological_order(root: Tensor, leaves: bool = False) -> list:
                 order.append(tensor)
             continue
         stack.append((tensor, True))
-        for parent in node.inputs:
-            if (leaves or parent._node is not None) and id(parent) not in visited:
+        for parent, needed in zip(node.inputs, node.needs_input_grad):
+            if (leaves or needed and parent._node is not None) and id(parent) not in visited:
                 stack.append((parent, False))
     return order
 
@@ -63,6 +64,24 @@ def _seed(root: Tensor, grad) -> np.ndarray:
     return grad
 
 
+def _check_saved_unchanged(tensor: Tensor):
+    """Refuse a node whose saved arrays were changed in place after the forward pass (PyTorch's rule).
+
+    Every in-place change bumps a tensor's ``_version``; the node remembered its inputs' versions when it
+    ran, and its output started at version 0. Only a changed tensor whose array the node saved matters.
+    """
+    node = tensor._node
+    changed = [(f"input {i}", t) for i, (t, v) in enumerate(zip(node.inputs, node.versions)) if t._version != v]
+    if tensor._version:
+        changed.append(("its output", tensor))
+    for which, t in changed:
+        if any(s is not None and np.may_share_memory(s, t.data) for s in node.saved):
+            raise RuntimeError(
+                f"one of the tensors needed for gradient computation has been modified by an inplace operation: "
+                f"{which} of {type(node).__name__} (shape {t.shape}) is at version {t._version}, but {type(node).__name__} "
+                "saved it at the forward pass; compute the loss again after changing it, or change a copy (t.clone())")
+
+
 def _accumulate_into_leaf(leaf: Tensor, grad: np.ndarray, owned: bool):
     """leaf.grad += grad (created on first use). An array the engine does not own is copied first."""
     if leaf.grad is None:
@@ -71,7 +90,26 @@ def _accumulate_into_leaf(leaf: Tensor, grad: np.ndarray, owned: bool):
         leaf.grad.data += grad
 
 
-def backward(root: Tensor, grad=None, retain_graph: bool = False, visit=None):
+def _as_gradient_tuple(node, grads) -> tuple:
+    """What ``backward`` returned as one gradient per input; a wrong count is an error, never silently cut."""
+    name, n = type(node).__name__, len(node.inputs)
+    if isinstance(grads, list):
+        raise TypeError(f"{name}.backward returned a list; return a tuple with one gradient per input "
+                        f"({n} here), e.g. return gx, gy")
+    if n != 1:
+        raise RuntimeError(f"{name}.backward returned one gradient, but forward took {n} inputs; return a tuple "
+                           "with one gradient (or None) per input")
+    return (grads,)
+
+
+def _check_gradient_count(node, grads: tuple):
+    extra = grads[len(node.inputs):]
+    if len(grads) < len(node.inputs) or any(g is not None for g in extra):
+        raise RuntimeError(f"{type(node).__name__}.backward returned {len(grads)} gradients, but forward took "
+                           f"{len(node.inputs)} inputs; return exactly one gradient (or None) per input")
+
+
+def backward(root: Tensor, grad=None, retain_graph=None, visit=None):
     """Accumulate d root / d leaf into ``leaf.grad`` for every leaf that requires grad.
 
     ``grads`` maps each pending tensor to the sum of the gradients its consumers have sent so far;
@@ -96,6 +134,8 @@ def backward(root: Tensor, grad=None, retain_graph: bool = False, visit=None):
     for tensor in order:  # checked before any gradient is accumulated, so a refused sweep changes nothing
         if tensor._node.saved is None:
             raise RuntimeError(f"backward through {type(tensor._node).__name__}: {FREED}")
+        if tensor._version or tuple(map(_version, tensor._node.inputs)) != tensor._node.versions:
+            _check_saved_unchanged(tensor)
     for tensor in reversed(order):
         g = grads.pop(id(tensor), None)
         if g is None:  # nothing downstream sent a gradient here
@@ -105,14 +145,16 @@ def backward(root: Tensor, grad=None, retain_graph: bool = False, visit=None):
         node = tensor._node
         input_grads = node.backward(node, g)
         if type(input_grads) is not tuple:
-            input_grads = (input_grads,)
+            input_grads = _as_gradient_tuple(node, input_grads)
+        if len(input_grads) != len(node.inputs):
+            _check_gradient_count(node, input_grads)
         if visit is not None:
             visit(node, g, input_grads)
         # One array handed to two inputs must not be added into in place; ids reveal such sharing.
         n = len(input_grads)
         distinct = n == 1 or (input_grads[0] is not input_grads[1] if n == 2 else len(set(map(id, input_grads))) == n)
-        for parent, pg in zip(node.inputs, input_grads):
-            if pg is None or not parent.requires_grad:
+        for parent, pg, needed in zip(node.inputs, input_grads, node.needs_input_grad):
+            if pg is None or not needed:
                 continue
             data = parent.data
             if type(pg) is not np.ndarray or (pg.dtype is not data.dtype and pg.dtype != data.dtype):

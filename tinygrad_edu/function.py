@@ -26,6 +26,7 @@ The ctx *is* the node: the same object holds the saved arrays, the inputs and th
 
 from __future__ import annotations
 
+import functools
 import operator
 import os
 import traceback
@@ -35,11 +36,11 @@ import numpy as np
 from .tensor import Tensor
 
 _state = {"grad_enabled": True, "anomaly": False}
-_requires_grad, _data = operator.attrgetter("requires_grad"), operator.attrgetter("data")
+_requires_grad, _data, _version = (operator.attrgetter(name) for name in ("_requires_grad", "_data", "_version"))
 
 
 class no_grad:
-    """Context manager (and decorator) inside which no graph is recorded.
+    """Context manager (and decorator, with or without parentheses) inside which no graph is recorded.
 
     >>> import tinygrad_edu as tg
     >>> x = tg.Tensor([1.0, 2.0], requires_grad=True)
@@ -49,24 +50,59 @@ class no_grad:
     False
     """
 
+    mode = False  # the grad mode inside the block
+
+    def __new__(cls, *args):
+        if cls is not set_grad_enabled and args and callable(args[0]):  # used bare: @tg.no_grad
+            return cls()(args[0])
+        return super().__new__(cls)
+
     def __enter__(self):
         self._previous = _state["grad_enabled"]
-        _state["grad_enabled"] = False
+        _state["grad_enabled"] = self.mode
+        return self
 
     def __exit__(self, *exc):
         _state["grad_enabled"] = self._previous
 
     def __call__(self, fn):
-        def wrapper(*args, **kwargs):
-            with no_grad():
-                return fn(*args, **kwargs)
+        mode = self.mode
 
-        wrapper.__name__, wrapper.__doc__ = fn.__name__, fn.__doc__
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            previous, _state["grad_enabled"] = _state["grad_enabled"], mode
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                _state["grad_enabled"] = previous
+
         return wrapper
 
 
+class enable_grad(no_grad):
+    """Context manager (and decorator) that switches graph recording back on, e.g. inside ``no_grad``."""
+
+    mode = True
+
+
+class set_grad_enabled(no_grad):
+    """``set_grad_enabled(False)`` switches recording off at once; as a ``with`` block or decorator the
+    previous mode comes back afterwards (as ``torch.set_grad_enabled``)."""
+
+    def __init__(self, mode: bool):
+        self._previous, self.mode = _state["grad_enabled"], bool(mode)
+        _state["grad_enabled"] = self.mode
+
+    def __enter__(self):
+        return self
+
+    def __call__(self, fn):
+        _state["grad_enabled"] = self._previous  # decorating switches nothing now, only inside each call
+        return super().__call__(fn)
+
+
 def is_grad_enabled() -> bool:
-    """True unless inside ``no_grad``."""
+    """True unless inside ``no_grad`` (or ``set_grad_enabled(False)``)."""
     return _state["grad_enabled"]
 
 
@@ -124,6 +160,17 @@ def check_anomaly(node, array, stage: str):
         )
 
 
+def _as_output(cls, out) -> np.ndarray:
+    """A forward's result as an ndarray: NumPy scalars (what reductions return) become 0-d arrays."""
+    if isinstance(out, np.generic):
+        return np.asarray(out)
+    if isinstance(out, Tensor):
+        raise TypeError(f"{cls.__name__}.forward returned a Tensor; forward works on NumPy arrays and must return "
+                        "one (return the array itself, e.g. x * 2, not Tensor(x * 2))")
+    raise TypeError(f"{cls.__name__}.forward must return a NumPy array, got {type(out).__name__}; wrap it, "
+                    "e.g. return np.asarray(value)")
+
+
 class Function:
     """Base class of every differentiable primitive (see the module docstring for an example).
 
@@ -164,9 +211,12 @@ class Function:
         # map with attrgetter rather than comprehensions: no extra frame per call on Python 3.11
         ctx.needs_input_grad = needs = tuple(map(_requires_grad, inputs))
         out = cls.forward(ctx, *map(_data, inputs), **options)
+        if type(out) is not np.ndarray:
+            out = _as_output(cls, out)
         record = True in needs and _state["grad_enabled"]
         if record or _state["anomaly"]:
             ctx.inputs = inputs
+            ctx.versions = tuple(map(_version, inputs))  # backward checks that saved inputs were not changed
             if _state["anomaly"]:
                 ctx.created_at = _user_frame()
                 check_anomaly(ctx, out, "forward")

@@ -80,22 +80,69 @@ class Mul(Function):
                 unbroadcast(g * x, y.shape) if ctx.needs_input_grad[1] else None)
 
 
-class Pow(Function):
-    """z = x ** p for a constant number p.  dz/dx = p * x**(p-1):  dL/dx = g * p * x**(p-1)."""
+class Div(Function):
+    """z = x / y (broadcasting).  dz/dx = 1/y, dz/dy = -x/y^2 = -z/y:  dL/dx = g / y, dL/dy = -g * z / y.
+
+    Written with z / y rather than x / y^2 so that no intermediate overflows: for x = y = 1e-200 the
+    true dz/dy = -1e200 is finite, but y^2 would underflow to 0 first.
+    """
 
     @staticmethod
-    def forward(ctx, x, exponent):
-        ctx.save_for_backward(x)
-        ctx.exponent = exponent
-        return x ** exponent
+    def forward(ctx, x, y):
+        try:
+            z = x / y
+        except ValueError:
+            raise _broadcast_error("div", x, y) from None
+        ctx.save_for_backward(y, z)
+        ctx.shapes = (x.shape, y.shape)
+        return z
 
     @staticmethod
     def backward(ctx, g):
-        (x,) = ctx.saved
-        p = ctx.exponent
-        if p == 2:
-            return g * (2 * x)
-        return g * (p * x ** (p - 1))
+        y, z = ctx.saved
+        x_shape, y_shape = ctx.shapes
+        return (unbroadcast(g / y, x_shape) if ctx.needs_input_grad[0] else None,
+                unbroadcast(-g * z / y, y_shape) if ctx.needs_input_grad[1] else None)
+
+
+def _number(a: np.ndarray):
+    """A 0-d array as a Python number: NumPy's fast paths for x**2 and x**0.5 take only numbers (4x faster)."""
+    return a.item() if a.ndim == 0 else a
+
+
+class Pow(Function):
+    """z = x ** y (broadcasting; y a constant number or a tensor).
+
+    dz/dx = y * x^(y-1).  At y = 0, z = 1 is constant, so dz/dx = 0 -- but 0 * 0^(-1) would be nan at
+    x = 0, so the exponent y - 1 is replaced by 1 where y = 0 (0 * x^1 = 0).
+    dz/dy = x^y * ln x = z * ln x.  At x = 0 with y >= 0, z * ln x is 0 * -inf; the limit is 0
+    (PyTorch's convention too), so those elements get 0.
+    """
+
+    @staticmethod
+    def forward(ctx, x, y):
+        try:
+            z = x ** _number(y)
+        except ValueError:
+            raise _broadcast_error("pow", x, y) from None
+        ctx.save_for_backward(x, y, z if ctx.needs_input_grad[1] else None)
+        return z
+
+    @staticmethod
+    def backward(ctx, g):
+        x, y, z = ctx.saved
+        gx = gy = None
+        if ctx.needs_input_grad[0]:
+            if y.ndim == 0 and y != 0:  # a number exponent: the common case, x**2, x**-1, x**0.5
+                p = y.item()
+                gx = g * (p * x ** (p - 1))
+            else:
+                gx = unbroadcast(g * (y * x ** np.where(y == 0, 1, y - 1)), x.shape)
+        if ctx.needs_input_grad[1]:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                log_x = np.log(x)
+            gy = unbroadcast(g * np.where((x == 0) & (y >= 0), 0, z * log_x), y.shape)
+        return gx, gy
 
 
 # ---------------------------------------------------------------------------------------------
@@ -178,7 +225,11 @@ class LeakyReLU(Function):
 
 
 class Clip(Function):
-    """z = min(max(x, lo), hi).  dz/dx = 1 strictly inside (lo, hi), 0 where clipped:  g * [lo < x < hi]."""
+    """z = min(max(x, lo), hi).  dz/dx = 1 on [lo, hi], 0 where clipped:  dL/dx = g * [lo <= x <= hi].
+
+    Exactly at a bound the derivative is one-sided; the gradient 1 there is PyTorch's convention
+    (``torch.clamp``), and it matters: MNIST pixels sit exactly on 0 and 1.
+    """
 
     @staticmethod
     def forward(ctx, x, lo, hi):
@@ -192,10 +243,56 @@ class Clip(Function):
         lo, hi = ctx.bounds
         inside = np.ones(x.shape, dtype=bool)
         if lo is not None:
-            inside &= x > lo
+            inside &= x >= lo
         if hi is not None:
-            inside &= x < hi
+            inside &= x <= hi
         return g * inside
+
+
+class Maximum(Function):
+    """z = max(x, y) elementwise (broadcasting).  dz/dx = 1 where x > y, 0 where x < y; at a tie the
+    gradient is split evenly, 1/2 each (PyTorch's convention):
+        dL/dx = g * ([x > y] + [x == y] / 2),   dL/dy = g * ([y > x] + [x == y] / 2).
+    """
+
+    @staticmethod
+    def forward(ctx, x, y):
+        ctx.save_for_backward(x, y)
+        try:
+            return np.maximum(x, y)
+        except ValueError:
+            raise _broadcast_error("maximum", x, y) from None
+
+    @staticmethod
+    def backward(ctx, g):
+        x, y = ctx.saved
+        share_x = (x > y) + 0.5 * (x == y)
+        return (unbroadcast(g * share_x, x.shape) if ctx.needs_input_grad[0] else None,
+                unbroadcast(g * (1 - share_x), y.shape) if ctx.needs_input_grad[1] else None)
+
+
+class Where(Function):
+    """z = x where condition else y (broadcasting; the condition is a constant boolean array).
+
+    Each output element comes from exactly one of x and y, so the gradient goes back the same way:
+        dL/dx = g where condition else 0,   dL/dy = 0 where condition else g.
+    """
+
+    @staticmethod
+    def forward(ctx, x, y, condition):
+        ctx.condition, ctx.shapes = condition, (x.shape, y.shape)
+        try:
+            return np.where(condition, x, y)
+        except ValueError:
+            raise ValueError(f"where: condition, x and y with shapes {condition.shape}, {x.shape} and {y.shape} "
+                             "cannot be broadcast together") from None
+
+    @staticmethod
+    def backward(ctx, g):
+        x_shape, y_shape = ctx.shapes
+        zero = np.zeros((), dtype=g.dtype)
+        return (unbroadcast(np.where(ctx.condition, g, zero), x_shape) if ctx.needs_input_grad[0] else None,
+                unbroadcast(np.where(ctx.condition, zero, g), y_shape) if ctx.needs_input_grad[1] else None)
 
 
 class Sigmoid(Function):
@@ -238,6 +335,34 @@ class Tanh(Function):
     def backward(ctx, g):
         (z,) = ctx.saved
         return g * (1 - z * z)
+
+
+class Sin(Function):
+    """z = sin x.  dz/dx = cos x:  dL/dx = g * cos x."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return np.sin(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved
+        return g * np.cos(x)
+
+
+class Cos(Function):
+    """z = cos x.  dz/dx = -sin x:  dL/dx = -g * sin x."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return np.cos(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved
+        return -g * np.sin(x)
 
 
 class Softmax(Function):
@@ -439,12 +564,57 @@ class Transpose(Function):
 
     @staticmethod
     def forward(ctx, x, axes):
-        ctx.axes = axes
-        return np.transpose(x, axes)
+        ctx.axes = None if axes is None else tuple(a % x.ndim for a in axes)  # argsort needs axes >= 0
+        return np.transpose(x, ctx.axes)
 
     @staticmethod
     def backward(ctx, g):
         return np.transpose(g, None if ctx.axes is None else np.argsort(ctx.axes))
+
+
+class Expand(Function):
+    """z = x broadcast to ``shape`` (copied along new leading axes and size-1 axes).
+    Each x element feeds every copy of itself, so dL/dx = g summed back: the adjoint pair of Sum."""
+
+    @staticmethod
+    def forward(ctx, x, shape):
+        ctx.shape = x.shape
+        try:
+            return np.broadcast_to(x, shape).copy()  # a copy: the result is a tensor of its own, writable
+        except ValueError:
+            raise ValueError(f"expand: a tensor of shape {x.shape} cannot be broadcast to shape {tuple(shape)}") from None
+
+    @staticmethod
+    def backward(ctx, g):
+        return unbroadcast(g, ctx.shape)
+
+
+class Cat(Function):
+    """z = the inputs joined along ``axis``.  Each input owns a slab of z, so its gradient is that slab of g."""
+
+    @staticmethod
+    def forward(ctx, *arrays, axis):
+        ctx.axis = axis
+        ctx.ends = np.cumsum([a.shape[axis] for a in arrays])
+        return np.concatenate(arrays, axis=axis)
+
+    @staticmethod
+    def backward(ctx, g):
+        return tuple(np.split(g, ctx.ends[:-1], axis=ctx.axis))
+
+
+class Cast(Function):
+    """z = x converted to ``dtype`` (always a new array).  The identity in value, so dL/dx = g converted
+    back to x's dtype."""
+
+    @staticmethod
+    def forward(ctx, x, dtype):
+        ctx.dtype = x.dtype
+        return x.astype(dtype)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g.astype(ctx.dtype)
 
 
 def _is_basic_index(index) -> bool:

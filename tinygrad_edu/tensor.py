@@ -8,23 +8,31 @@
 Tensor([2., 4., 6.], dtype=float32)
 
 Every operator below is one line: a call to a primitive in ``ops.py`` or a composition of
-other operators. ``backward`` is the reverse-mode sweep: order the graph, seed, walk, accumulate.
+other operators. ``backward`` is the reverse-mode sweep in ``autograd.py``: order the graph, seed,
+walk, accumulate. How a Tensor meets Python and NumPy (``float(t)``, ``np.exp(t)``, ``t += 1``) is in
+``protocols.py`` (mixed in); the module-level constructors (``tg.zeros``, ``tg.cat``, ...) in ``creation.py``.
 """
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
+
+from .protocols import PythonProtocols
 
 _FLOAT_KINDS = "f"
 _NUMERIC_KINDS = "biufc"  # bool, signed and unsigned integers, floats, complex: no strings, objects, dates
+_NUMBERS = (int, float, bool, np.number, np.bool_)  # "weak" scalars: they take the tensor's dtype
 
 
-def _as_array(data, dtype):
-    """The array a Tensor holds: NumPy float arrays keep their dtype, Python floats become float32."""
+def _as_array(data, dtype, copy=True) -> np.ndarray:
+    """The array a Tensor holds: NumPy arrays keep their dtype (copied unless ``copy=False``),
+    Python lists and floats become float32, integers stay integers."""
     if isinstance(data, Tensor):
         data = data.data
     if isinstance(data, np.ndarray):
-        array = data if dtype is None else data.astype(dtype, copy=False)
+        array = np.array(data, dtype=dtype, copy=copy or None)
     else:
         try:
             array = np.asarray(data, dtype=dtype)
@@ -38,23 +46,80 @@ def _as_array(data, dtype):
     return array
 
 
-class Tensor:
+def result_dtype(a: np.dtype, b: np.dtype) -> np.dtype:
+    """The dtype of a binary op on two tensors, as in PyTorch: a float beats an integer or bool whatever
+    their sizes (int64 with float32 is float32, where NumPy would say float64); within one kind the
+    wider wins."""
+    a_float, b_float = a.kind == _FLOAT_KINDS, b.kind == _FLOAT_KINDS
+    if a_float != b_float:
+        return a if a_float else b
+    return np.result_type(a, b)
+
+
+def _constant(value, like: Tensor) -> Tensor:
+    """A Python or NumPy number as a 0-d constant beside ``like``: it takes ``like``'s dtype, except
+    that a float beside an integer tensor is float32 (so int64 tensor + 0.1 is float32, as in PyTorch)."""
+    kind = like.dtype.kind
+    if kind == _FLOAT_KINDS:
+        dtype = like.dtype
+    elif isinstance(value, (float, np.floating)):
+        dtype = np.float32
+    elif kind == "b" and not isinstance(value, (bool, np.bool_)):
+        dtype = np.int64
+    else:
+        dtype = like.dtype
+    return Tensor._from_op(np.asarray(value, dtype=dtype), None)
+
+
+def _operands(a, b) -> tuple[Tensor, Tensor]:
+    """Both operands of a binary op as Tensors of one dtype (numbers adapt; NumPy arrays are copied)."""
+    if not isinstance(a, Tensor):
+        a = _constant(a, b) if isinstance(a, _NUMBERS) else Tensor(a)
+    if not isinstance(b, Tensor):
+        b = _constant(b, a) if isinstance(b, _NUMBERS) else Tensor(b)
+    if a.data.dtype != b.data.dtype:
+        dtype = result_dtype(a.data.dtype, b.data.dtype)
+        a, b = a.astype(dtype, copy=False), b.astype(dtype, copy=False)
+    return a, b
+
+
+def _torch_names(method):
+    """Accept PyTorch's ``dim=`` / ``keepdim=`` as spellings of ``axis=`` / ``keepdims=``."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        if "dim" in kwargs:
+            kwargs["axis"] = kwargs.pop("dim")
+        if "keepdim" in kwargs:
+            kwargs["keepdims"] = kwargs.pop("keepdim")
+        return method(self, *args, **kwargs)
+
+    return wrapper
+
+
+def _shape_args(shape) -> tuple:
+    """``f(2, 3)`` and ``f((2, 3))`` alike, as PyTorch takes shapes."""
+    return tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else tuple(shape)
+
+
+class Tensor(PythonProtocols):
     """An n-dimensional array with reverse-mode automatic differentiation.
 
-    ``Tensor(data, requires_grad=False, dtype=None)``: ``data`` a NumPy array (its dtype is kept),
+    ``Tensor(data, requires_grad=False, dtype=None)``: ``data`` a NumPy array (copied, dtype kept),
     a nested list or a scalar (float32 unless ``dtype`` is given; integers stay integers).
+    ``Tensor.from_numpy(array)`` shares the array instead of copying it.
     """
 
-    __slots__ = ("__weakref__", "_node", "_retains_grad", "_version", "data", "grad", "requires_grad")
+    __slots__ = ("__weakref__", "_data", "_node", "_requires_grad", "_retains_grad", "_version", "grad")
     __array_priority__ = 1000  # so ndarray + Tensor calls Tensor.__radd__
 
     def __init__(self, data, requires_grad=False, dtype=None):
-        self.data = _as_array(data, dtype)
+        self._data = _as_array(data, dtype)
         self.grad = None
         self._node = None
         self._retains_grad = False
         self._version = 0  # bumped by every in-place change; backward refuses saved tensors that changed
-        self.requires_grad = False
+        self._requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
 
@@ -62,41 +127,64 @@ class Tensor:
     def _from_op(cls, data, node):
         """The output of a primitive: ``node`` is its graph node, or None when nothing needs a gradient."""
         t = cls.__new__(cls)
-        t.data, t.grad, t._node, t._retains_grad, t._version = data, None, node, False, 0
-        t.requires_grad = node is not None
+        t._data, t.grad, t._node, t._retains_grad, t._version = data, None, node, False, 0
+        t._requires_grad = node is not None
         return t
 
+    @classmethod
+    def from_numpy(cls, array: np.ndarray) -> Tensor:
+        """A Tensor that shares ``array`` (no copy): in-place changes to either show in both."""
+        if not isinstance(array, np.ndarray):
+            raise TypeError(f"from_numpy expects a numpy.ndarray, got {type(array).__name__}")
+        return cls._from_op(_as_array(array, None, copy=False), None)
+
     # ---- attributes --------------------------------------------------------------------------
-    shape = property(lambda self: self.data.shape, doc="Tuple of axis lengths.")
-    ndim = property(lambda self: self.data.ndim, doc="Number of axes.")
-    dtype = property(lambda self: self.data.dtype, doc="The NumPy dtype of ``data``.")
-    size = property(lambda self: self.data.size, doc="Number of elements.")
+    @property
+    def data(self) -> np.ndarray:
+        """The values, always a ``numpy.ndarray`` (0-d for a scalar). Writing into it bypasses autograd."""
+        return self._data
+
+    @data.setter
+    def data(self, value):
+        self._data = _as_array(value, None if isinstance(value, np.ndarray) else self._data.dtype, copy=False)
+
+    @property
+    def requires_grad(self) -> bool:
+        """Whether gradients flow to this tensor; setting it is ``requires_grad_(flag)``."""
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, flag):
+        self.requires_grad_(flag)
+
+    shape = property(lambda self: self._data.shape, doc="Tuple of axis lengths.")
+    ndim = property(lambda self: self._data.ndim, doc="Number of axes.")
+    dtype = property(lambda self: self._data.dtype, doc="The NumPy dtype of ``data``.")
+    size = property(lambda self: self._data.size, doc="Number of elements (an attribute, as in NumPy).")
     is_leaf = property(lambda self: self._node is None,
                        doc="True for tensors made by the user rather than by an op (their .grad is kept).")
     grad_fn = property(lambda self: self._node, doc="The graph node (a Function instance) that made this tensor.")
     T = property(lambda self: self.transpose(), doc="All axes reversed (the matrix transpose for 2-D).")
 
+    def numel(self) -> int:
+        """Number of elements (PyTorch's name for ``.size``)."""
+        return self._data.size
+
     def numpy(self) -> np.ndarray:
-        return self.data
+        """The array itself (shared, not copied), as ``torch.Tensor.numpy``."""
+        return self._data
 
     def item(self):
-        if self.data.size != 1:
+        """The single element as a Python number."""
+        if self._data.size != 1:
             raise ValueError(f"item() needs a one-element tensor, this one has shape {self.shape}")
-        return self.data.item()
+        return self._data.item()
 
     def tolist(self):
-        return self.data.tolist()
-
-    def __array__(self, dtype=None, copy=None):
-        return self.data if dtype is None else self.data.astype(dtype)
-
-    def __len__(self):
-        if self.data.ndim == 0:
-            raise TypeError("len() of a 0-d tensor")
-        return len(self.data)
+        return self._data.tolist()
 
     def __repr__(self):
-        body = np.array2string(self.data, separator=", ", prefix="Tensor(")
+        body = np.array2string(self._data, separator=", ", prefix="Tensor(")
         extra = f", dtype={self.dtype}"
         if self._node is not None:
             extra += f", grad_fn={type(self._node).__name__}"
@@ -112,17 +200,22 @@ class Tensor:
 
     # ---- autograd controls --------------------------------------------------------------------
     def requires_grad_(self, flag=True):
-        """Mark this leaf as a variable whose gradient ``backward`` should accumulate into ``.grad``."""
-        if flag and self.data.dtype.kind not in _FLOAT_KINDS:
-            raise TypeError(f"only floating-point tensors can require gradients; this tensor is {self.dtype}")
+        """Mark this leaf as a variable whose gradient ``backward`` should accumulate into ``.grad``.
+
+        Raises TypeError for an integer or bool tensor (a gradient needs real numbers) and RuntimeError
+        when switching it off on an op output (use ``detach()``).
+        """
+        if flag and self._data.dtype.kind not in _FLOAT_KINDS:
+            raise TypeError(f"only floating-point tensors can require gradients; this tensor is {self.dtype} "
+                            "(make it float first: t.float())")
         if not flag and self._node is not None:
             raise RuntimeError("requires_grad can only be switched off on a leaf tensor; use detach() instead")
-        self.requires_grad = bool(flag)
+        self._requires_grad = bool(flag)
         return self
 
     def detach(self) -> Tensor:
-        """The same data, cut off from the graph (no gradient flows through it)."""
-        return Tensor._from_op(self.data, None)
+        """The same data (shared), cut off from the graph (no gradient flows through it)."""
+        return Tensor._from_op(self._data, None)
 
     def retain_grad(self):
         """Keep ``.grad`` on this intermediate tensor after backward (leaves always keep theirs)."""
@@ -135,72 +228,76 @@ class Tensor:
         """Forget the accumulated gradient (sets ``.grad = None``)."""
         self.grad = None
 
-    def backward(self, grad=None, retain_graph=False):
+    def backward(self, grad=None, retain_graph=None):
         """Reverse-mode sweep from this tensor; see :func:`tinygrad_edu.autograd.backward`."""
         autograd.backward(self, grad, retain_graph)
 
-    # ---- arithmetic (broadcasting as in NumPy) ------------------------------------------------
-    def _lift(self, other) -> Tensor:
-        """``other`` as a Tensor; Python numbers take this tensor's dtype (no float32 -> float64)."""
-        if isinstance(other, Tensor):
-            return other
-        if isinstance(other, (int, float, bool)) and self.data.dtype.kind == "f":
-            return Tensor._from_op(np.asarray(other, dtype=self.data.dtype), None)
-        return Tensor(other)
-
+    # ---- arithmetic (broadcasting as in NumPy, dtypes as in PyTorch) ------------------------
     def __add__(self, other):
-        return ops.Add.apply(self, self._lift(other))
+        return ops.Add.apply(*_operands(self, other))
 
     def __radd__(self, other):
-        return ops.Add.apply(self._lift(other), self)
+        return ops.Add.apply(*_operands(other, self))
 
     def __mul__(self, other):
-        return ops.Mul.apply(self, self._lift(other))
+        return ops.Mul.apply(*_operands(self, other))
 
     def __rmul__(self, other):
-        return ops.Mul.apply(self._lift(other), self)
+        return ops.Mul.apply(*_operands(other, self))
 
     def __neg__(self):
         return self * -1
 
     def __sub__(self, other):
-        return self + (-self._lift(other))
+        a, b = _operands(self, other)
+        return a + (-b)
 
     def __rsub__(self, other):
-        return self._lift(other) + (-self)
+        a, b = _operands(other, self)
+        return a + (-b)
 
     def __truediv__(self, other):
-        other = self._lift(other)
-        if not other.requires_grad:  # dividing by a constant: multiply by its reciprocal, one op
-            return self * Tensor._from_op(1 / other.data, None)
-        return self * other ** -1
+        return ops.Div.apply(*_operands(self._floating(), other))
 
     def __rtruediv__(self, other):
-        if not self.requires_grad:  # a constant divisor (integers too: 1 / int tensor is a float, as in NumPy)
-            return self._lift(other) * Tensor._from_op(1 / self.data, None)
-        return self._lift(other) * self ** -1
+        return ops.Div.apply(*_operands(other, self._floating()))
 
     def __pow__(self, exponent):
-        if isinstance(exponent, Tensor):
-            return (exponent * self.log()).exp()
-        if self.data.dtype.kind in "biu" and isinstance(exponent, (int, np.integer)) and exponent < 0:
-            raise ValueError(f"pow: an integer tensor ({self.dtype}) cannot be raised to the negative power "
-                             f"{exponent}; make it floating-point first, e.g. Tensor(t.data.astype(np.float32))")
-        return ops.Pow.apply(self, exponent=exponent)
+        base, exponent = _operands(self, exponent)
+        if base.dtype.kind in "biu" and (exponent.data < 0).any():
+            power = exponent.item() if exponent.size == 1 else "in " + str(exponent.shape)
+            raise ValueError(f"pow: an integer tensor ({base.dtype}) cannot be raised to the negative power {power}; "
+                             "make it floating-point first: t.float() ** p")
+        return ops.Pow.apply(base, exponent)
 
     def __rpow__(self, base):
-        return (self * np.log(base)).exp()
+        return ops.Pow.apply(*_operands(base, self))
 
     def __matmul__(self, other):
-        return ops.MatMul.apply(self, self._lift(other))
+        return ops.MatMul.apply(*_operands(self, other))
 
     def __rmatmul__(self, other):
-        return ops.MatMul.apply(self._lift(other), self)
+        return ops.MatMul.apply(*_operands(other, self))
+
+    def pow(self, exponent):
+        return self ** exponent
+
+    def square(self):
+        return self ** 2
+
+    def maximum(self, other):
+        """Elementwise max (broadcasting); a tie splits the gradient evenly between the two."""
+        return ops.Maximum.apply(*_operands(self, other))
+
+    def minimum(self, other):
+        """Elementwise min: -max(-a, -b)."""
+        a, b = _operands(self, other)
+        return -(-a).maximum(-b)
 
     # ---- comparisons: not differentiable, plain boolean tensors ------------------------------
     def _compare(self, other, fn):
         other = other.data if isinstance(other, Tensor) else other
-        return Tensor(fn(self.data, other))
+        return Tensor._from_op(np.asarray(fn(self._data, other)), None)
 
     def __eq__(self, other):
         return self._compare(other, np.equal)
@@ -222,22 +319,56 @@ class Tensor:
 
     __hash__ = object.__hash__
 
-    def argmax(self, axis=None) -> Tensor:
+    @_torch_names
+    def argmax(self, axis=None, keepdims=False) -> Tensor:
         """Index of the largest element (along ``axis``); an int64 tensor, not differentiable."""
-        if self.data.size == 0 and (axis is None or self.shape[axis] == 0):
+        if self._data.size == 0 and (axis is None or self.shape[axis] == 0):
             raise ValueError(f"argmax: an empty tensor of shape {self.shape} has no largest element"
                              + ("" if axis is None else f" along axis {axis}"))
-        return Tensor(np.argmax(self.data, axis=axis))
+        return Tensor._from_op(np.asarray(np.argmax(self._data, axis=axis, keepdims=keepdims)), None)
+
+    # ---- dtype --------------------------------------------------------------------------------
+    def astype(self, dtype, copy=True) -> Tensor:
+        """This tensor converted to ``dtype`` (a new array; differentiable between float dtypes).
+        A conversion to an integer or bool dtype is not differentiable and gives a plain tensor."""
+        dtype = np.dtype(dtype)
+        if not copy and dtype == self.dtype:
+            return self
+        if dtype.kind != _FLOAT_KINDS:
+            return Tensor._from_op(self._data.astype(dtype), None)
+        return ops.Cast.apply(self, dtype=dtype)
+
+    def float(self) -> Tensor:
+        """float32 (this tensor itself if it already is)."""
+        return self.astype(np.float32, copy=False)
+
+    def double(self) -> Tensor:
+        """float64 (this tensor itself if it already is)."""
+        return self.astype(np.float64, copy=False)
+
+    def clone(self) -> Tensor:
+        """A copy with its own array; gradients flow through it to this tensor."""
+        return self.astype(self.dtype)
+
+    def _floating(self) -> Tensor:
+        """Floating-point functions of an integer tensor compute in float32 (PyTorch's rule)."""
+        return self if self._data.dtype.kind == _FLOAT_KINDS else self.astype(np.float32)
 
     # ---- elementwise --------------------------------------------------------------------------
     def exp(self):
-        return ops.Exp.apply(self)
+        return ops.Exp.apply(self._floating())
 
     def log(self):
-        return ops.Log.apply(self)
+        return ops.Log.apply(self._floating())
 
     def sqrt(self):
-        return self ** 0.5
+        return self._floating() ** 0.5
+
+    def sin(self):
+        return ops.Sin.apply(self._floating())
+
+    def cos(self):
+        return ops.Cos.apply(self._floating())
 
     def abs(self):
         return ops.Abs.apply(self)
@@ -246,67 +377,153 @@ class Tensor:
         return ops.ReLU.apply(self)
 
     def leaky_relu(self, negative_slope=0.01):
-        return ops.LeakyReLU.apply(self, negative_slope=negative_slope)
+        return ops.LeakyReLU.apply(self._floating(), negative_slope=negative_slope)
 
     def sigmoid(self):
-        return ops.Sigmoid.apply(self)
+        return ops.Sigmoid.apply(self._floating())
 
     def tanh(self):
-        return ops.Tanh.apply(self)
+        return ops.Tanh.apply(self._floating())
 
     def clip(self, lo=None, hi=None):
+        """Values limited to [lo, hi] (either may be None); gradient 1 inside and at the bounds."""
+        if lo is None and hi is None:
+            raise ValueError("clip: give at least one of the bounds lo (min) and hi (max)")
         return ops.Clip.apply(self, lo=lo, hi=hi)
 
+    def clamp(self, min=None, max=None):  # noqa: A002 - PyTorch's argument names
+        """PyTorch's name for ``clip(min, max)``."""
+        return self.clip(min, max)
+
     # ---- reductions ---------------------------------------------------------------------------
+    @_torch_names
     def sum(self, axis=None, keepdims=False):
         return ops.Sum.apply(self, axis=axis, keepdims=keepdims)
 
+    @_torch_names
     def mean(self, axis=None, keepdims=False):
         """Sum divided by the number of elements summed."""
+        count = self._count(axis, "mean")
+        return self._floating().sum(axis=axis, keepdims=keepdims) * (1.0 / count)
+
+    @_torch_names
+    def var(self, axis=None, keepdims=False, correction=1):
+        """Variance: sum((x - mean)^2) / (n - correction); correction=1 is the unbiased estimate
+        (PyTorch's default), 0 the population variance (NumPy's). Two passes, so no cancellation."""
+        count = self._count(axis, "var")
+        centred = self._floating() - self._floating().mean(axis=axis, keepdims=True)
+        with np.errstate(divide="ignore"):  # n <= correction: inf, and nan where the sum is 0, as PyTorch
+            scale = np.float64(1.0) / max(count - correction, 0)
+        return (centred * centred).sum(axis=axis, keepdims=keepdims) * float(scale)
+
+    @_torch_names
+    def std(self, axis=None, keepdims=False, correction=1):
+        """Standard deviation: sqrt(var(...))."""
+        return self.var(axis=axis, keepdims=keepdims, correction=correction).sqrt()
+
+    def _count(self, axis, name) -> int:
         axes = ops._normalize_axis(axis, self.ndim)
         count = int(np.prod([self.shape[a] for a in axes]))
         if count == 0:  # 0 / 0: NumPy and PyTorch answer nan; a clear error is more useful to a learner
             where = "" if axis is None else f" along axis {axis}"
-            raise ValueError(f"mean: cannot average zero elements (an empty tensor of shape {self.shape}{where}); "
-                             "the mean of nothing is undefined")
-        return self.sum(axis=axes, keepdims=keepdims) * (1.0 / count)
+            raise ValueError(f"{name}: cannot average zero elements (an empty tensor of shape {self.shape}{where}); "
+                             f"the {name} of nothing is undefined")
+        return count
 
+    @_torch_names
     def max(self, axis=None, keepdims=False):
+        """Largest element (along ``axis``); the gradient is split evenly among ties."""
         return ops.Max.apply(self, axis=axis, keepdims=keepdims)
 
+    @_torch_names
+    def min(self, axis=None, keepdims=False):
+        """Smallest element: -max(-x)."""
+        return -(-self).max(axis=axis, keepdims=keepdims)
+
+    @_torch_names
     def softmax(self, axis=-1):
-        return ops.Softmax.apply(self, axis=axis)
+        return ops.Softmax.apply(self._floating(), axis=axis)
 
+    def _minus_max(self, axis):
+        """x - m with m = max(x) along ``axis`` held constant (it cancels in what follows, so it needs no
+        gradient). A non-finite m is replaced by 0, so an all -inf (fully masked) row stays -inf."""
+        m = np.max(self._data, axis=axis, keepdims=True)
+        m = Tensor._from_op(np.where(np.isfinite(m), m, 0).astype(self.dtype), None)
+        return self - m, m
+
+    @_torch_names
     def logsumexp(self, axis=-1, keepdims=False):
-        """log(sum(exp(x))) computed as m + log(sum(exp(x - m))) with m = max(x) held constant.
+        """log(sum(exp(x))) along ``axis``, computed as m + log(sum(exp(x - m))) with m = max(x), so that
+        no exponent overflows."""
+        shifted, m = self._floating()._minus_max(axis)
+        out = shifted.exp().sum(axis=axis, keepdims=True).log() + m
+        return out if keepdims else out.squeeze(axis)
 
-        The shift m changes nothing mathematically (it cancels), so it is detached: its gradient
-        path would contribute exactly zero, and keeping it out keeps the graph small.
-        """
-        m = self.detach().max(axis=axis, keepdims=True)
-        out = (self - m).exp().sum(axis=axis, keepdims=True).log() + m
-        return out if keepdims else out.reshape(np.squeeze(out.data, axis=axis).shape)
-
+    @_torch_names
     def log_softmax(self, axis=-1):
-        """x - logsumexp(x): stable for any finite x (no exp of a large number, no log of 0)."""
-        return self - self.logsumexp(axis=axis, keepdims=True)
+        """x - logsumexp(x), written (x - m) - log(sum(exp(x - m))) so that m is never added back and
+        subtracted again: float32 logits of 1e8 keep the log 2 that m + log 2 would round away."""
+        shifted, _ = self._floating()._minus_max(axis)
+        return shifted - shifted.exp().sum(axis=axis, keepdims=True).log()
 
     # ---- shape --------------------------------------------------------------------------------
     def reshape(self, *shape):
-        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-            shape = tuple(shape[0])
-        return ops.Reshape.apply(self, shape=shape)
+        return ops.Reshape.apply(self, shape=_shape_args(shape))
+
+    view = reshape
 
     def transpose(self, *axes):
-        if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
-            axes = tuple(axes[0])
-        if axes and sorted(a % self.ndim for a in axes) != list(range(self.ndim)):
-            raise ValueError(f"transpose: axes {axes} are not a permutation of the {self.ndim} axes of {self.shape}")
+        """NumPy's transpose: ``axes`` a permutation of all axes (negatives allowed); none: reverse them.
+        (PyTorch's two-axis ``transpose(0, 1)`` is ``swapaxes`` here.)"""
+        axes = _shape_args(axes)
+        if axes and sorted(a % self.ndim if -self.ndim <= a < self.ndim else a for a in axes) != list(range(self.ndim)):
+            raise ValueError(f"transpose: axes {axes} are not a permutation of the {self.ndim} axes of {self.shape}"
+                             + ("; to swap two axes use swapaxes(a, b)" if len(axes) == 2 and self.ndim != 2 else ""))
         return ops.Transpose.apply(self, axes=axes or None)
 
-    def flatten(self, start_axis=0):
-        start_axis %= max(self.ndim, 1)
-        return self.reshape(*self.shape[:start_axis], -1)
+    def permute(self, *dims):
+        """PyTorch's name for ``transpose(*axes)`` with a full permutation."""
+        return self.transpose(*dims)
+
+    def swapaxes(self, axis1, axis2):
+        """Exchange two axes (PyTorch's ``transpose(dim0, dim1)``)."""
+        axes = list(range(self.ndim))
+        a, b = ops._normalize_axis(axis1, self.ndim)[0], ops._normalize_axis(axis2, self.ndim)[0]
+        axes[a], axes[b] = axes[b], axes[a]
+        return self.transpose(*axes)
+
+    def flatten(self, start_axis=0, end_axis=-1, *, start_dim=None, end_dim=None):
+        """Axes start_axis..end_axis merged into one (PyTorch's ``start_dim``/``end_dim`` accepted)."""
+        start = start_axis if start_dim is None else start_dim
+        end = end_axis if end_dim is None else end_dim
+        if self.ndim == 0:
+            return self.reshape(1)
+        start, end = ops._normalize_axis(start, self.ndim)[0], ops._normalize_axis(end, self.ndim)[0]
+        if start > end:
+            raise ValueError(f"flatten: start axis {start_axis} comes after end axis {end_axis} for shape {self.shape}")
+        return self.reshape(*self.shape[:start], -1, *self.shape[end + 1:])
+
+    @_torch_names
+    def squeeze(self, axis=None):
+        """Remove size-1 axes (only those named by ``axis``; naming a longer axis leaves it, as PyTorch)."""
+        axes = ops._normalize_axis(axis, self.ndim)
+        return self.reshape(*(n for i, n in enumerate(self.shape) if not (i in axes and n == 1)))
+
+    @_torch_names
+    def unsqueeze(self, axis):
+        """Insert a size-1 axis at position ``axis`` (-1: last), as ``np.expand_dims``."""
+        if not -self.ndim - 1 <= axis <= self.ndim:
+            raise ValueError(f"unsqueeze: axis {axis} is out of range for a tensor with {self.ndim} dimensions "
+                             f"(valid: {-self.ndim - 1} to {self.ndim})")
+        axis %= self.ndim + 1
+        return self.reshape(*self.shape[:axis], 1, *self.shape[axis:])
+
+    def expand(self, *shape):
+        """Broadcast to ``shape`` (-1 keeps an axis's length); the gradient sums back (PyTorch's expand)."""
+        shape = _shape_args(shape)
+        lead = len(shape) - self.ndim
+        shape = tuple(self.shape[i - lead] if n == -1 and i >= lead else n for i, n in enumerate(shape))
+        return ops.Expand.apply(self, shape=shape)
 
     def __getitem__(self, index):
         if isinstance(index, Tensor):
@@ -318,30 +535,27 @@ class Tensor:
         return ops.GetItem.apply(self, index=index)
 
     # ---- constructors -------------------------------------------------------------------------
-    @staticmethod
-    def _shape(shape):
-        return tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
-
     @classmethod
     def zeros(cls, *shape, dtype=None, requires_grad=False):
-        return cls(np.zeros(cls._shape(shape), dtype=dtype or np.float32), requires_grad=requires_grad)
+        return cls(np.zeros(_shape_args(shape), dtype=dtype or np.float32), requires_grad=requires_grad)
 
     @classmethod
     def ones(cls, *shape, dtype=None, requires_grad=False):
-        return cls(np.ones(cls._shape(shape), dtype=dtype or np.float32), requires_grad=requires_grad)
+        return cls(np.ones(_shape_args(shape), dtype=dtype or np.float32), requires_grad=requires_grad)
 
     @classmethod
     def randn(cls, *shape, seed=None, dtype=None, requires_grad=False):
-        """Standard normal samples; ``seed`` makes them reproducible."""
-        data = np.random.default_rng(seed).standard_normal(cls._shape(shape), dtype=np.float64)
+        """Standard normal samples; ``seed`` makes them reproducible (else ``tg.manual_seed`` does)."""
+        data = random.generator(seed).standard_normal(_shape_args(shape), dtype=np.float64)
         return cls(data.astype(dtype or np.float32), requires_grad=requires_grad)
 
     @classmethod
     def uniform(cls, *shape, low=0.0, high=1.0, seed=None, dtype=None, requires_grad=False):
-        """Samples from U(low, high); ``seed`` makes them reproducible."""
-        data = np.random.default_rng(seed).uniform(low, high, cls._shape(shape))
+        """Samples from U(low, high); ``seed`` makes them reproducible (else ``tg.manual_seed`` does)."""
+        data = random.generator(seed).uniform(low, high, _shape_args(shape))
         return cls(data.astype(dtype or np.float32), requires_grad=requires_grad)
 
 
-# Imported last: ops -> function -> tensor, and function needs the Tensor class defined above.
-from . import autograd, ops
+# The engine is one unit that refers to itself in a circle: a Tensor method calls a primitive (ops),
+# a primitive's apply (function.py) makes a Tensor. The circle closes here, once the class exists.
+from . import autograd, ops, random  # noqa: E402
