@@ -108,6 +108,39 @@ def test_state_dict_round_trip_continues_the_schedule():
     assert "optimizer" not in saved_sched
 
 
+def test_state_dict_is_a_snapshot_that_later_steps_do_not_change():
+    sched = StepLR(make_optimizer(1.0, second_lr=0.5), step_size=1, gamma=0.5)
+    saved = sched.state_dict()
+    snapshot = {key: list(value) if isinstance(value, list) else value for key, value in saved.items()}
+    schedule(sched, 3)
+    sched.base_lrs.append(7.0)  # even a list changed in place behind the scheduler's back
+    assert saved == snapshot
+
+
+def test_loaded_state_is_copied_so_the_dict_does_not_alias_the_scheduler():
+    source = StepLR(make_optimizer(1.0), step_size=1, gamma=0.5)
+    schedule(source, 2)
+    saved = source.state_dict()
+    target = StepLR(make_optimizer(1.0), step_size=1, gamma=0.5)
+    target.load_state_dict(saved)
+    target.base_lrs[0] = 99.0
+    assert saved["base_lrs"] == [1.0]
+
+
+def test_load_state_dict_refuses_another_schedulers_state_and_changes_nothing():
+    cosine = CosineAnnealingLR(make_optimizer(1.0), T_max=4)
+    step = StepLR(make_optimizer(1.0), step_size=2)
+    before = step.state_dict()
+    with pytest.raises(KeyError, match=r"not the state of a StepLR \(missing keys: gamma, step_size; unexpected keys: "
+                                       r"T_max, eta_min\)"):
+        step.load_state_dict(cosine.state_dict())
+    assert step.state_dict() == before
+    with pytest.raises(KeyError, match="unexpected keys: optimizer"):
+        step.load_state_dict({**before, "optimizer": make_optimizer()})
+    with pytest.raises(TypeError, match="expects the dict from state_dict\\(\\), got list"):
+        step.load_state_dict([1, 2])
+
+
 def test_resuming_with_last_epoch_needs_initial_lr():
     with pytest.raises(KeyError, match="param group 0 has no 'initial_lr'"):
         StepLR(make_optimizer(), step_size=1, last_epoch=3)

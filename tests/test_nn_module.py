@@ -218,6 +218,88 @@ def test_load_state_dict_rejects_a_non_mapping():
         TwoLayer().load_state_dict([1, 2])
 
 
+def test_a_model_with_0d_parameters_round_trips_through_a_file(tmp_path):
+    class Scalars(nn.Module):
+        def __init__(self, a, b):
+            super().__init__()
+            self.a, self.b = nn.Parameter(np.array(a)), nn.Parameter(np.array(b, dtype=np.float32))
+
+    source, target = Scalars(0.1, -2.5), Scalars(0.0, 0.0)
+    tg.save(source.state_dict(), tmp_path / "s.npz")
+    target.load_state_dict(tg.load(tmp_path / "s.npz"))
+    for (name, a), b in zip(source.state_dict().items(), target.state_dict().values()):
+        assert a.shape == b.shape == () and a.dtype == b.dtype and a.tobytes() == b.tobytes(), name
+
+
+# ---- double() / float() ------------------------------------------------------------------------------
+
+def test_double_casts_every_parameter_in_place_keeping_the_parameter_objects():
+    model = nn.MLP([3, 4, 2], seed=0)  # float32
+    params = list(model.parameters())
+    values = [p.data.copy() for p in params]
+    assert model.double() is model
+    assert [id(p) for p in model.parameters()] == [id(p) for p in params]
+    for p, before in zip(params, values):
+        assert p.dtype == np.float64 and p.requires_grad and p.is_leaf
+        assert np.array_equal(p.data, before.astype(np.float64))  # float32 -> float64 is exact
+
+
+def test_float_rounds_every_parameter_to_the_nearest_float32():
+    model = TwoLayer()  # float64
+    values = [p.data.copy() for p in model.parameters()]
+    assert model.float() is model
+    for p, before in zip(model.parameters(), values):
+        assert p.dtype == np.float32 and np.array_equal(p.data, before.astype(np.float32))
+
+
+def test_double_and_float_cast_existing_gradients_too():
+    model = nn.Linear(2, 1, seed=0)
+    model.weight.grad = Tensor(np.array([[0.5, -1.5]], dtype=np.float32))
+    model.double()
+    assert model.weight.grad.dtype == np.float64 and model.weight.grad.data.tolist() == [[0.5, -1.5]]
+    assert model.bias.grad is None
+    model.float()
+    assert model.weight.grad.dtype == np.float32 and model.weight.grad.data.tolist() == [[0.5, -1.5]]
+
+
+def test_a_shared_parameter_is_cast_once():
+    model = Tied().float()
+    assert model.a.weight is model.b.weight and model.b.weight.dtype == np.float32
+
+
+def test_an_optimizer_built_before_double_trains_the_cast_model_like_one_built_in_float64():
+    x, y = Tensor(np.random.default_rng(0).standard_normal((5, 3))), np.random.default_rng(1).standard_normal((5, 2))
+
+    def train(model, opt, steps):
+        for _ in range(steps):
+            opt.zero_grad()
+            nn.functional.mse_loss(model(x), y).backward()
+            opt.step()
+
+    cast = nn.MLP([3, 4, 2], seed=0)
+    opt = tg.optim.Adam(cast.parameters(), lr=0.01)
+    cast.double()
+    train(cast, opt, 5)
+
+    native = nn.MLP([3, 4, 2], seed=0).double()
+    train(native, tg.optim.Adam(native.parameters(), lr=0.01), 5)
+    for (name, a), b in zip(cast.state_dict().items(), native.state_dict().values()):
+        assert a.dtype == np.float64 and a.tobytes() == b.tobytes(), name
+
+
+def test_double_casts_gradients_as_torch_does():
+    torch = pytest.importorskip("torch", reason="torch is not installed: the optional PyTorch parity check is "
+                                                "skipped")
+    theirs = torch.nn.Linear(2, 1)
+    theirs.weight.grad = torch.ones(1, 2)
+    theirs.double()
+    ours = nn.Linear(2, 1, seed=0)
+    ours.weight.grad = Tensor(np.ones((1, 2), dtype=np.float32))
+    ours.double()
+    assert str(theirs.weight.grad.dtype) == "torch.float64" and ours.weight.grad.dtype == np.float64
+    assert theirs.bias.grad is None and ours.bias.grad is None
+
+
 def test_module_list_is_indexable_iterable_and_registers_children():
     blocks = nn.ModuleList([nn.Linear(2, 2, seed=i) for i in range(3)])
     assert len(blocks) == 3 and blocks[-1] is list(blocks)[2]

@@ -296,6 +296,101 @@ def test_load_state_dict_errors_name_the_mismatch():
         source.load_state_dict({"state": {}})
 
 
+def adam_state_after_one_step(shape=(2,)):
+    w = nn.Parameter(np.ones(shape))
+    opt = optim.Adam([w], lr=0.1)
+    w.grad = Tensor(np.full(shape, 0.5))
+    opt.step()
+    return opt.state_dict()
+
+
+@pytest.mark.parametrize("step", [np.array(1), np.array(1.0, dtype=np.float32), np.int64(1), 1.0],
+                         ids=["0d-int-array", "0d-float32-array", "numpy-int", "float"])
+def test_a_step_count_saved_as_a_whole_number_of_any_type_is_restored_as_an_int(step):
+    saved = adam_state_after_one_step()
+    saved["state"][0]["step"] = step  # PyTorch keeps its step as a 0-d float tensor
+    w = nn.Parameter(np.ones(2))
+    opt = optim.Adam([w], lr=0.1)
+    opt.load_state_dict(saved)
+    assert type(opt.state[w]["step"]) is int and opt.state[w]["step"] == 1
+
+
+@pytest.mark.parametrize("step", [1.5, -1, float("nan"), "1", np.ones(2)], ids=str)
+def test_a_step_count_that_is_not_a_whole_number_is_refused(step):
+    saved = adam_state_after_one_step()
+    saved["state"][0]["step"] = step
+    with pytest.raises(ValueError, match="state 'step' of parameter 0 must be a whole number"):
+        optim.Adam([nn.Parameter(np.ones(2))]).load_state_dict(saved)
+
+
+def test_a_moment_saved_as_a_number_for_a_vector_parameter_is_refused_naming_the_shapes():
+    saved = adam_state_after_one_step()
+    saved["state"][0]["exp_avg"] = 0.5
+    with pytest.raises(ValueError, match=r"state 'exp_avg' of parameter 0 has shape \(\) but the parameter has shape "
+                                         r"\(2,\)"):
+        optim.Adam([nn.Parameter(np.ones(2))]).load_state_dict(saved)
+
+
+def test_a_0d_parameters_moments_are_restored_as_0d_arrays_in_its_dtype():
+    saved = adam_state_after_one_step(shape=())
+    w = nn.Parameter(np.array(2.0, dtype=np.float32))
+    opt = optim.Adam([w], lr=0.1)
+    opt.load_state_dict(saved)
+    for field in ("exp_avg", "exp_avg_sq"):
+        value = opt.state[w][field]
+        assert type(value) is np.ndarray and value.shape == () and value.dtype == np.float32
+
+
+def test_unknown_state_entries_and_non_dict_groups_are_refused():
+    saved = adam_state_after_one_step()
+    saved["state"][0]["momentum_buffer"] = np.zeros(2)
+    with pytest.raises(ValueError, match="parameter 0 has an unknown state entry 'momentum_buffer'; Adam keeps "
+                                         "exp_avg, exp_avg_sq, max_exp_avg_sq, step"):
+        optim.Adam([nn.Parameter(np.ones(2))]).load_state_dict(saved)
+    with pytest.raises(TypeError, match="saved param group 0 must be a dict with a 'params' list"):
+        optim.Adam([nn.Parameter(np.ones(2))]).load_state_dict({"state": {}, "param_groups": [[0]]})
+
+
+def test_loaded_state_is_a_copy_so_later_steps_leave_the_saved_dict_alone():
+    saved = adam_state_after_one_step()
+    before = saved["state"][0]["exp_avg"].copy()
+    w = nn.Parameter(np.ones(2))
+    opt = optim.Adam([w], lr=0.1)
+    opt.load_state_dict(saved)
+    w.grad = Tensor(np.ones(2))
+    opt.step()
+    assert saved["state"][0]["exp_avg"].tolist() == before.tolist()
+    assert opt.state[w]["exp_avg"].tolist() != before.tolist()
+
+
+def test_a_failed_load_changes_nothing():
+    w = nn.Parameter(np.ones(2))
+    opt = optim.Adam([w], lr=0.1)
+    w.grad = Tensor(np.ones(2))
+    opt.step()
+    state_before = opt.state[w]
+    saved = adam_state_after_one_step()
+    saved["param_groups"][0]["lr"] = 0.5
+    saved["state"][0]["step"] = 2.5
+    with pytest.raises(ValueError, match="must be a whole number"):
+        opt.load_state_dict(saved)
+    assert opt.state[w] is state_before and opt.param_groups[0]["lr"] == 0.1
+
+
+@pytest.mark.parametrize("opt_class, hyper", [case for case in ALL if case[0] is not optim.SGD or "momentum" in case[1]],
+                         ids=case_id)
+def test_state_arrays_follow_a_parameter_cast_to_float64(opt_class, hyper):
+    w = nn.Parameter(np.ones((2, 2), dtype=np.float32))
+    opt = opt_class([w], **hyper)
+    w.grad = Tensor(np.ones((2, 2), dtype=np.float32))
+    opt.step()
+    w.data = w.data.astype(np.float64)  # what Module.double() does to each parameter
+    w.grad = Tensor(np.ones((2, 2)))
+    opt.step()
+    arrays = [value for value in opt.state[w].values() if isinstance(value, np.ndarray)]
+    assert w.dtype == np.float64 and arrays and all(array.dtype == np.float64 for array in arrays)
+
+
 # ---- argument errors ----------------------------------------------------------------------------------
 
 def test_constructor_errors_name_the_problem():

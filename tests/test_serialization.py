@@ -61,6 +61,52 @@ def test_nan_inf_and_numpy_scalars_round_trip(tmp_path):
     assert back["big"] == 2 ** 62 and back["empty"].shape == (0, 3)
 
 
+def test_numpy_scalars_come_back_as_numpy_scalars_of_their_dtype(tmp_path):
+    # np.float64 is a subclass of Python's float and np.str_ of str: both must stay NumPy scalars
+    obj = {"f64": np.float64(0.1), "f16": np.float16(0.5), "u8": np.uint8(200), "b": np.bool_(True),
+           "s": np.str_("relu")}
+    tg.save(obj, tmp_path / "s.npz")
+    assert_identical(tg.load(tmp_path / "s.npz"), obj)
+
+
+def test_zero_d_arrays_stay_arrays_and_python_ints_floats_and_bools_keep_their_types(tmp_path):
+    obj = {"nested": {0: {"step": 3, "exp_avg": np.array(0.25), "flag": True, "lr": 1.0,
+                          "f32": np.array(-1.5, dtype=np.float32)}}, "tuple": (1, 2.0), "list": [np.array(3)]}
+    tg.save(obj, tmp_path / "z.npz")
+    back = tg.load(tmp_path / "z.npz")
+    assert_identical(back, obj)
+    assert back["nested"][0]["exp_avg"].shape == () and type(back["nested"][0]["step"]) is int
+
+
+def test_subclasses_of_python_numbers_are_stored_as_the_base_type(tmp_path):
+    import enum
+
+    class Mode(enum.IntEnum):
+        TRAIN = 1
+
+    tg.save({"mode": Mode.TRAIN, "flag": True}, tmp_path / "e.npz")
+    back = tg.load(tmp_path / "e.npz")
+    assert type(back["mode"]) is int and back["mode"] == 1 and type(back["flag"]) is bool
+
+
+def test_an_optimizer_with_numpy_float_hyperparameters_round_trips(tmp_path):
+    w = nn.Parameter(np.ones(2))
+    opt = optim.SGD([w], lr=np.float64(0.1), momentum=np.float64(0.9))
+    w.grad = Tensor(np.ones(2))
+    opt.step()
+    tg.save(opt.state_dict(), tmp_path / "o.npz")
+    assert_identical(tg.load(tmp_path / "o.npz"), opt.state_dict())
+
+
+def test_a_float64_model_file_loads_back_as_float64_bit_for_bit(tmp_path):
+    from tinygrad_edu import checkpoint
+
+    model = checkpoint.build_model([4, 3, 2], "relu", seed=0, dtype=np.float64)
+    checkpoint.save_model(tmp_path / "m.npz", model, [4, 3, 2], "relu", checkpoint.Preprocessing(0.5, 2.0))
+    again, _ = checkpoint.load_model(tmp_path / "m.npz")
+    assert_identical(dict(again.state_dict()), dict(model.state_dict()))
+
+
 def test_entries_have_readable_flattened_names(tmp_path):
     model = nn.MLP([3, 4, 2], seed=0)
     tg.save({"model": model.state_dict(), "step": 3}, tmp_path / "ckpt.npz")

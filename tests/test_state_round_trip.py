@@ -14,7 +14,7 @@ import pytest
 
 import tinygrad_edu as tg
 from tinygrad_edu import Tensor, nn, optim
-from tinygrad_edu.optim.lr_scheduler import CosineAnnealingLR, StepLR
+from tinygrad_edu.optim.lr_scheduler import CosineAnnealingLR
 
 N_STEPS, K_STEPS = 6, 3
 

@@ -8,6 +8,9 @@ A model file is one ``.npz`` written by ``tg.save`` (atomically, no pickle) hold
      "state_dict": {"0.weight": ..., "0.bias": ..., ...},  # nn.MLP(sizes).state_dict()
      "training": {...}}                                   # config and per-epoch history (informative only)
 
+The model comes back in the dtype its weights were saved in (float32, or float64 for a model cast
+with ``model.double()``), so saving and loading changes no bit of it.
+
 ``load_model`` checks each part before using it, so a damaged file, a file that is not a model, or
 weights that do not match the recorded architecture give one ``ModelFileError`` sentence naming the
 file and the problem, never a half-built model.
@@ -66,9 +69,9 @@ class Preprocessing:
         return (x - np.float32(self.mean)) / np.float32(self.std)
 
 
-def build_model(sizes, activation="relu", seed=None):
-    """``nn.MLP(sizes, activation)``: Linear layers of these sizes with ``activation`` between them."""
-    return nn.MLP(list(sizes), activation=activation, seed=seed)
+def build_model(sizes, activation="relu", seed=None, dtype=np.float32):
+    """``nn.MLP(sizes, activation, dtype=dtype)``: Linear layers of these sizes with ``activation`` between them."""
+    return nn.MLP(list(sizes), activation=activation, seed=seed, dtype=dtype)
 
 
 def save_model(path, model, sizes, activation, preprocessing: Preprocessing, training=None) -> None:
@@ -110,7 +113,7 @@ def load_model(path):
     if not np.isfinite(preprocessing.std) or preprocessing.std <= 0:
         raise ModelFileError(f"model file {path} records a preprocessing std of {preprocessing.std}")
     try:
-        model = build_model(sizes, activation)
+        model = build_model(sizes, activation, dtype=_weights_dtype(state))
     except ValueError as error:
         raise ModelFileError(f"model file {path}: {_short(error)}") from None
     _check_state(path, model, state, sizes)
@@ -118,6 +121,16 @@ def load_model(path):
     model.eval()
     return model, {"sizes": sizes, "activation": activation, "preprocessing": preprocessing,
                    "training": content.get("training", {})}
+
+
+def _weights_dtype(state) -> type:
+    """The dtype to rebuild the model in: float64 when the file holds float64 weights, else float32.
+
+    So a float64 model comes back float64, bit for bit, instead of being rounded to float32; float32
+    (and narrower float) weights load into the float32 model exactly.
+    """
+    dtypes = {value.dtype for value in state.values() if isinstance(value, np.ndarray) and value.dtype.kind == "f"}
+    return np.float64 if np.dtype(np.float64) in dtypes else np.float32
 
 
 def _check_state(path, model, state, sizes):

@@ -6,7 +6,11 @@ archive. Every leaf becomes one array entry named by its path with "/" between l
 (``model/0.weight``, ``optimizer/state/0/exp_avg``), so ``np.load(path)`` shows readable names;
 one more entry, ``__tinygrad_edu_tree__``, is a JSON text describing the nesting and the Python type of
 each leaf (int, float, bool, str, None, tuple vs list, int vs str dict keys), so ``tg.load``
-rebuilds exactly what was saved: arrays bit for bit, with their dtypes.
+rebuilds exactly what was saved: arrays bit for bit, with their dtypes and shapes (a 0-d array stays
+a 0-d array), NumPy scalars as NumPy scalars of their dtype (``np.float64(0.1)`` stays an
+``np.float64``, not a Python float), Python numbers as Python numbers (an int stays an int).
+Subclasses of bool, int, float and str (an ``IntEnum`` member, say) come back as the base type;
+dicts of any kind (``OrderedDict`` included) come back as plain dicts in the same order.
 
 Why not pickle: unpickling runs code named in the file, so opening a stranger's checkpoint could
 run anything. ``tg.load`` reads with ``allow_pickle=False`` and refuses a file that holds a pickled
@@ -53,14 +57,18 @@ def _encode(obj, path: list, entries: dict):
         return {kind: [_encode(value, path + [str(i)], entries) for i, value in enumerate(obj)]}
     if obj is None:
         return {"none": True}
-    if isinstance(obj, str):
-        return {"str": obj}
     if isinstance(obj, Tensor):
         obj = obj.data
-    if isinstance(obj, (bool, int, float)):
-        kind, array = type(obj).__name__, np.asarray(obj)
-    elif isinstance(obj, (np.ndarray, np.generic)):
+    # NumPy first: np.float64 is a subclass of Python's float and np.str_ of str, and both must come
+    # back as the NumPy scalars they are.
+    if isinstance(obj, (np.ndarray, np.generic)):
         kind, array = ("array" if isinstance(obj, np.ndarray) else "scalar"), np.asarray(obj)
+    elif isinstance(obj, str):
+        return {"str": str(obj)}
+    elif isinstance(obj, (bool, int, float)):
+        # the base type's name: a subclass (an IntEnum member, say) is stored as the plain number it is
+        kind = next(base.__name__ for base in (bool, int, float) if isinstance(obj, base))
+        array = np.asarray({"bool": bool, "int": int, "float": float}[kind](obj))
     else:
         raise TypeError(f"tg.save: cannot save a {type(obj).__name__} at {where}; saveable are dicts, lists, "
                         "tuples, arrays, Tensors, numbers, str and None")

@@ -1,4 +1,4 @@
-"""Neural-network building blocks: Module/Parameter, layers, initialisers, losses.
+"""Neural-network building blocks: Module/Parameter, layers, initialisers, losses, ``utils.clip_grad_norm_``.
 
 ``from tinygrad_edu import nn``; ``import tinygrad_edu.nn.functional as F``.
 
@@ -11,11 +11,11 @@
 [(4, 2), (4,), (1, 4), (1,)]
 """
 
-from . import functional, init, layers, losses
+from . import functional, init, layers, losses, utils
 from .layers import *  # layers.__all__ is the one list of layer names
 from .losses import *
 from .module import Module, Parameter
 
-__all__ = ["Module", "Parameter", "functional", "init"]
+__all__ = ["Module", "Parameter", "functional", "init", "utils"]
 __all__ += layers.__all__
 __all__ += losses.__all__

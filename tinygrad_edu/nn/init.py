@@ -4,9 +4,10 @@ Why the scale matters: a layer computes sums of ``fan_in`` products, so weights 
 activations grow like sqrt(fan_in) per layer (and sigmoids saturate, gradients vanish); weights of
 size ~1/sqrt(fan_in) keep them of order 1. Each scheme below is one answer to "how small".
 
-Every function writes into ``param.data`` (the same array object; its dtype is kept), returns the
-parameter, and draws from ``rng`` (a ``numpy.random.Generator``) or from a fresh generator seeded
-with ``seed``; with neither it uses this module's generator, which ``manual_seed`` resets.
+Every function writes into ``param.data`` (the same array object; its dtype is kept), raises the
+parameter's ``_version`` by one (an in-place change), returns the parameter, and draws from ``rng``
+(a ``numpy.random.Generator``) or from a fresh generator seeded with ``seed``; with neither it uses
+this module's generator, which ``manual_seed`` resets.
 Samples are drawn in float64 and then stored in the parameter's dtype, so a float32 and a
 float64 model built with the same seed hold the same numbers (up to rounding).
 
@@ -23,31 +24,16 @@ import math
 
 import numpy as np
 
+from ..random import generator as _generator
+from ..random import manual_seed  # noqa: F401  (tinygrad_edu.manual_seed, also reachable as nn.init.manual_seed)
 from ..tensor import Tensor
-
-_default_rng = np.random.default_rng()
-
-
-def manual_seed(seed):
-    """Reseed the generator used when neither ``seed`` nor ``rng`` is given (like ``torch.manual_seed``)."""
-    global _default_rng
-    _default_rng = np.random.default_rng(seed)
-
-
-def _generator(seed=None, rng=None) -> np.random.Generator:
-    if seed is not None and rng is not None:
-        raise ValueError("pass either seed= or rng=, not both")
-    if rng is not None:
-        if not isinstance(rng, np.random.Generator):
-            raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
-        return rng
-    return _default_rng if seed is None else np.random.default_rng(seed)
 
 
 def _fill(param, values):
     if not isinstance(param, Tensor):
         raise TypeError(f"init functions fill a Parameter or Tensor in place, got {type(param).__name__}")
     param.data[...] = values
+    param._version += 1  # an in-place change, like every optimizer step
     return param
 
 

@@ -181,6 +181,8 @@ class Module:
     def load_state_dict(self, state_dict, strict: bool = True):
         """Copy arrays from ``state_dict`` into the parameters, in place (their dtype is kept).
 
+        Every parameter written has its ``_version`` raised by one (an in-place change).
+
         With ``strict=True`` the keys must match ``state_dict()`` exactly; otherwise a KeyError lists
         the missing keys, the unexpected keys and the shape mismatches by name, and nothing is loaded.
         Shape mismatches and values that are not numbers are errors in both modes. Returns ``(missing_keys, unexpected_keys)``.
@@ -213,7 +215,44 @@ class Module:
             if name in state_dict:
                 value = state_dict[name]
                 param.data[...] = value.data if isinstance(value, Tensor) else value
+                param._version += 1  # an in-place change: graphs that saved the old values must not backward
         return missing, unexpected
+
+    # ---- dtype ---------------------------------------------------------------------------------
+    def double(self):
+        """Cast every parameter to float64 in place; returns the module.
+
+        The Parameter objects stay the same, only their ``.data`` arrays are replaced by float64
+        copies, so an optimizer built before still updates them (its momentum and moment arrays follow
+        the new dtype at its next step). A parameter's ``.grad`` is cast too, as PyTorch's
+        ``Module.double()`` does. Each parameter whose dtype changes has its ``_version`` raised.
+        (Modules here hold no buffers; parameters are all they carry.)
+
+        >>> from tinygrad_edu import nn
+        >>> layer = nn.Linear(2, 1, seed=0)
+        >>> weight = layer.weight
+        >>> layer.double().weight is weight, weight.dtype
+        (True, dtype('float64'))
+        """
+        return self._cast_floats(np.float64)
+
+    def float(self):
+        """Cast every parameter to float32 in place; returns the module.
+
+        The counterpart of :meth:`double` (same objects kept, grads cast, versions raised); values
+        are rounded to the nearest float32.
+        """
+        return self._cast_floats(np.float32)
+
+    def _cast_floats(self, dtype):
+        dtype = np.dtype(dtype)
+        for param in self.parameters():
+            if param.dtype != dtype:
+                param.data = param.data.astype(dtype)
+                param._version += 1
+            if param.grad is not None and param.grad.dtype != dtype:
+                param.grad.data = param.grad.data.astype(dtype)
+        return self
 
     # ---- printing ------------------------------------------------------------------------------
     def extra_repr(self) -> str:
