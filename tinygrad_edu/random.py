@@ -32,12 +32,16 @@ import numpy as np
 _default = np.random.Generator(np.random.PCG64())
 
 
-def _check_seed(seed, who: str) -> int:
-    """``seed`` as a Python int: a non-negative integer (``bool`` and ``3.0`` are refused)."""
+def _check_seed(seed, fn: str = "") -> int:
+    """``seed`` as a Python int: a non-negative integer (``bool`` and ``3.0`` are refused).
+
+    ``fn`` names the function the user called, for the error message.
+    """
+    where = f"{fn}: " if fn else ""
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-        raise TypeError(f"{who}: seed must be a non-negative integer, got {type(seed).__name__} {seed!r}")
+        raise TypeError(f"{where}seed must be a non-negative integer, got {type(seed).__name__} {seed!r}")
     if seed < 0:
-        raise ValueError(f"{who}: seed must be a non-negative integer, got {seed}")
+        raise ValueError(f"{where}seed must be a non-negative integer, got {seed}")
     return int(seed)
 
 
@@ -89,7 +93,7 @@ def generator(seed=None, rng=None) -> np.random.Generator:
         return rng
     if seed is None:
         return _default
-    return np.random.default_rng(_check_seed(seed, "seed"))
+    return np.random.default_rng(_check_seed(seed))
 
 
 __all__ = ["generator", "manual_seed"]

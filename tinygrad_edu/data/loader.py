@@ -18,6 +18,7 @@ import math
 
 import numpy as np
 
+from ..random import generator
 from ..tensor import Tensor
 
 
@@ -30,8 +31,10 @@ class DataLoader:
         batch_size: examples per batch; the last batch holds what is left (``len(x) % batch_size``) when it
             does not divide evenly.
         shuffle: visit the examples in a new random order on every pass (each ``iter``).
-        seed: seed for that order. The same seed gives the same sequence of orders, pass after pass;
-            ``None`` draws a fresh seed from the operating system.
+        seed: seed for that order (a non-negative int). The same seed gives the same sequence of orders,
+            pass after pass, whatever else the program draws. ``None``: each pass draws its order from the
+            package's default generator when it starts, so ``tg.manual_seed`` (called before or after the
+            loader is built) makes the orders repeat, and without it they differ from run to run.
 
     Each pass visits every example exactly once. A shuffled batch is gathered with one fancy index
     (one copy, contiguous); an unshuffled batch is a slice, a view with no copy.
@@ -50,7 +53,7 @@ class DataLoader:
         self.batch_size = int(batch_size)
         self.shuffle = bool(shuffle)
         self.seed = seed
-        self._rng = np.random.default_rng(seed)
+        self._rng = None if seed is None else generator(seed)  # None: the default generator, looked up per pass
 
     def __len__(self):
         """Number of batches in one pass: ``ceil(len(x) / batch_size)``."""
@@ -62,7 +65,8 @@ class DataLoader:
             for start in range(0, n, size):
                 yield Tensor(self.x[start:start + size]), Tensor(self.y[start:start + size])
             return
-        order = self._rng.permutation(n)  # drawn per pass: every epoch gets its own order
+        rng = generator() if self._rng is None else self._rng
+        order = rng.permutation(n)  # drawn per pass: every epoch gets its own order
         for start in range(0, n, size):
             index = order[start:start + size]
             # the arrays are already checked, so they are wrapped directly, without Tensor()'s checks

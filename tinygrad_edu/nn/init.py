@@ -7,7 +7,7 @@ size ~1/sqrt(fan_in) keep them of order 1. Each scheme below is one answer to "h
 Every function writes into ``param.data`` (the same array object; its dtype is kept), raises the
 parameter's ``_version`` by one (an in-place change), returns the parameter, and draws from ``rng``
 (a ``numpy.random.Generator``) or from a fresh generator seeded with ``seed``; with neither it uses
-this module's generator, which ``manual_seed`` resets.
+the package's default generator (``tinygrad_edu.random``), which ``tg.manual_seed`` resets.
 Samples are drawn in float64 and then stored in the parameter's dtype, so a float32 and a
 float64 model built with the same seed hold the same numbers (up to rounding).
 

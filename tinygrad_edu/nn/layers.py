@@ -22,6 +22,7 @@ from collections import OrderedDict
 
 import numpy as np
 
+from ..random import generator
 from . import functional as F
 from . import init
 from .module import Module, ModuleList, Parameter
@@ -41,8 +42,9 @@ class Linear(Module):
 
     This is PyTorch's layout: row i of W holds the weights into output unit i. The default init is
     PyTorch's too: ``kaiming_uniform_(W, a=sqrt(5))`` and b ~ U(+-1/sqrt(in_features)), which makes
-    both W and b uniform on [-1/sqrt(in_features), 1/sqrt(in_features)]. ``seed`` or ``rng`` make it
-    reproducible; ``dtype`` is float32 unless given.
+    both W and b uniform on [-1/sqrt(in_features), 1/sqrt(in_features)]. ``seed`` (a non-negative int)
+    or ``rng`` (a ``numpy.random.Generator``) make it reproducible; with neither, the weights come from
+    the package's default generator, which ``tg.manual_seed`` resets. ``dtype`` is float32 unless given.
 
     >>> import numpy as np
     >>> from tinygrad_edu import Tensor
@@ -58,7 +60,7 @@ class Linear(Module):
         super().__init__()
         self.in_features = _check_size(in_features, "in_features", "Linear")
         self.out_features = _check_size(out_features, "out_features", "Linear")
-        rng = init._generator(seed, rng)
+        rng = generator(seed, rng)
         self.weight = Parameter(np.empty((out_features, in_features), dtype=dtype))
         init.kaiming_uniform_(self.weight, a=math.sqrt(5), rng=rng)
         if bias:
@@ -173,7 +175,9 @@ class Dropout(Module):
 
     The scaling ("inverted dropout") keeps every element's expected value unchanged, so evaluation
     (``model.eval()``) uses the layer as the identity with no rescaling. ``seed`` or ``rng`` make the
-    masks reproducible: the layer owns one generator and draws a new mask per call.
+    masks reproducible: the layer owns one generator and draws a new mask per call. With neither, each
+    mask is drawn from the package's default generator at call time, so ``tg.manual_seed`` (called
+    before or after the layer is built) makes the sequence of masks repeat.
 
     >>> import numpy as np
     >>> from tinygrad_edu import Tensor
@@ -189,7 +193,7 @@ class Dropout(Module):
         if not 0.0 <= p <= 1.0:
             raise ValueError(f"Dropout probability must lie in [0, 1], got p={p}")
         self.p = p
-        self._rng = init._generator(seed, rng) if (seed is not None or rng is not None) else None
+        self._rng = generator(seed, rng) if (seed is not None or rng is not None) else None
 
     def forward(self, x):
         return F.dropout(x, self.p, self.training, rng=self._rng)
@@ -228,7 +232,8 @@ class MLP(Sequential):
     ``MLP([784, 16, 16, 10])`` is Linear(784, 16), act, Linear(16, 16), act, Linear(16, 10): the last
     layer has no activation, so it outputs logits for ``F.cross_entropy`` (or
     ``F.binary_cross_entropy_with_logits``). ``activation`` is a name in ``ACTIVATIONS`` or a
-    Module class. ``seed``/``rng`` make the whole init reproducible; ``dtype`` defaults to float32.
+    Module class. ``seed``/``rng`` make the whole init reproducible (with neither, it draws from the
+    package's default generator, which ``tg.manual_seed`` resets); ``dtype`` defaults to float32.
 
     >>> [name for name, _ in MLP([3, 4, 2], activation="sigmoid", seed=0).named_parameters()]
     ['0.weight', '0.bias', '2.weight', '2.bias']
@@ -246,7 +251,7 @@ class MLP(Sequential):
                 raise ValueError(f"MLP: unknown activation {activation!r}; choose one of {sorted(ACTIVATIONS)} "
                                  "or pass a Module class")
             activation = ACTIVATIONS[activation]
-        rng = init._generator(seed, rng)
+        rng = generator(seed, rng)
         layers = []
         for i, (n_in, n_out) in enumerate(itertools.pairwise(sizes)):
             layers.append(Linear(n_in, n_out, bias=bias, dtype=dtype, rng=rng))
