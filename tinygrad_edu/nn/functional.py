@@ -30,6 +30,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import ops
+from ..creation import where
 from ..random import generator
 from ..tensor import Tensor
 
@@ -85,18 +86,15 @@ def _check_classes(target: np.ndarray, num_classes: int, fn: str) -> None:
 
 
 def _pick(x: Tensor, index: np.ndarray, axis: int) -> Tensor:
-    """The entries of ``x`` at class ``index`` along ``axis``, by integer-array indexing (differentiable).
+    """The entry of ``x`` at class ``index`` along ``axis``, at every position: integer-array indexing.
 
-    ``index`` has either the shape of ``x`` without ``axis`` (one pick per position: the result has that
-    shape, ``out[n, d] = x[n, index[n, d], d]``) or the full shape of ``x`` (one pick per element: the
-    result has x's shape). Indexing copies values and its gradient scatters back with accumulation, so
-    no entry that is not picked takes part in any arithmetic: an unpicked -inf stays harmless.
+    ``index`` has the shape of ``x`` without ``axis``, and so has the result:
+    ``out[n, d] = x[n, index[n, d], d]`` for x of shape (N, C, D). Indexing is a differentiable
+    primitive that copies the picked values and scatters the gradient back to them, so entries that
+    are not picked take part in no arithmetic at all: an unpicked -inf stays harmless.
     """
     grids = list(np.indices(index.shape, sparse=True))
-    if index.ndim == x.ndim:
-        grids[axis] = index
-    else:
-        grids.insert(axis, index)
+    grids.insert(axis, index)
     return x[tuple(grids)]
 
 
@@ -278,14 +276,8 @@ def cross_entropy(logits: Tensor, target, reduction: str = "mean") -> Tensor:
         raise ValueError(f"cross_entropy: a float target holds probabilities and must have the logits' shape "
                          f"{logits.shape}, got {probs.shape} (for class indices use an integer array)")
     masked = (probs.data == 0) & (log_probs.data == -np.inf)
-    if masked.any():
-        # Replace each masked entry by a finite one of its own row (the row's largest log-probability),
-        # then zero it with a constant mask: no 0 * -inf is formed, and as its target probability is 0,
-        # the borrowed entry receives no gradient.
-        classes = np.arange(logits.shape[axis]).reshape([-1 if a == axis else 1 for a in range(logits.ndim)])
-        best = np.argmax(log_probs.data, axis=axis, keepdims=True)
-        index = np.where(masked, best, classes)
-        log_probs = _pick(log_probs, index, axis) * Tensor(np.logical_not(masked).astype(logits.dtype))
+    if masked.any():  # select 0 there instead of forming 0 * -inf; ``where`` sends those entries no gradient
+        log_probs = where(masked, 0.0, log_probs)
     return _reduce(-(log_probs * probs).sum(axis=axis), reduction, "cross_entropy")
 
 
