@@ -43,7 +43,9 @@ class Parameter(Tensor):
     __slots__ = ()
 
     def __init__(self, data, requires_grad=True):
-        super().__init__(data.data if isinstance(data, Tensor) else data, requires_grad=requires_grad)
+        super().__init__(data, requires_grad=requires_grad)
+        if isinstance(data, Tensor):  # Parameter(t) shares t's array, as torch.nn.Parameter does
+            self._data = data.data
 
     def __repr__(self):
         return "Parameter containing:\n" + super().__repr__()
