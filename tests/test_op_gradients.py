@@ -266,7 +266,21 @@ def test_backward_matches_finite_differences(name, data):
     out = fn(*tensors, *options)
     np.testing.assert_allclose(out.data, reference(*arrays_, *options), rtol=1e-10, atol=1e-12)
     assert out.dtype == np.float64
+    assert type(out.data) is np.ndarray, f"{name} returned {type(out.data).__name__} data, not an ndarray"
     assert tg.gradcheck(lambda *ts: fn(*ts, *options), tensors)
+
+
+@pytest.mark.parametrize("name", sorted(OPS))
+@given(data=st.data())
+def test_float32_inputs_give_float32_values_and_gradients(name, data):
+    """No op silently promotes a float32 computation to float64, forward or backward."""
+    strategy, fn, _ = OPS[name]
+    arrays_, options = _split(data.draw(strategy, label="inputs"))
+    tensors = tuple(tg.Tensor(a.astype(np.float32), requires_grad=True) for a in arrays_)
+    out = fn(*tensors, *options)
+    assert out.dtype == np.float32 and type(out.data) is np.ndarray
+    out.backward(np.ones(out.shape, dtype=np.float32))
+    assert all(t.grad is None or t.grad.dtype == np.float32 for t in tensors)
 
 
 def test_every_primitive_is_in_the_table():

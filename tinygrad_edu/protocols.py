@@ -185,7 +185,8 @@ class PythonProtocols:
             from . import creation
 
             return getattr(creation, "cat" if func is np.concatenate else "stack")(*args, **kwargs)
-        return _on_arrays(f"np.{func.__name__}", func, args, kwargs)
+        module = func.__module__.replace("numpy", "np", 1) if func.__module__ else "np"
+        return _on_arrays(f"{module}.{func.__name__}", func, args, kwargs)
 
 
 _INPLACE = {"+": "__add__", "-": "__sub__", "*": "__mul__", "/": "__truediv__"}

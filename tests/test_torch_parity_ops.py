@@ -1,0 +1,106 @@
+"""Every op in the property-test table agrees with PyTorch in float64: values, and gradients through a
+random upstream gradient (an all-ones seed would hide a transposed or misrouted gradient).
+
+Optional: skipped, with the reason shown, when torch is not installed (it is never a dependency).
+"""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from test_op_gradients import OPS, _split
+
+import tinygrad_edu as tg
+
+torch = pytest.importorskip("torch", reason="PyTorch parity is checked only where torch is installed")
+
+
+def _t(a):
+    return torch.as_tensor(np.array(a))  # a copy: torch refuses negative strides
+
+
+def _all_axes(a, axis):
+    return tuple(range(a.ndim)) if axis is None else axis
+
+
+def _sum(a, axis, keep):
+    return a.sum(dim=_all_axes(a, axis), keepdim=keep) if a.ndim else a.clone()
+
+
+def _mean(a, axis, keep):
+    return a.mean(dim=_all_axes(a, axis), keepdim=keep) if a.ndim else a.clone()
+
+
+def _amax(a, axis, keep):
+    return torch.amax(a, dim=() if axis is None else axis, keepdim=keep) if a.ndim else a.clone()
+
+
+def _amin(a, axis, keep):
+    return torch.amin(a, dim=() if axis is None else axis, keepdim=keep) if a.ndim else a.clone()
+
+
+def _var(a, axis, keep, correction=1):
+    return torch.var(a, dim=axis, keepdim=keep, correction=correction)
+
+
+def _getitem(a, index):
+    """NumPy indexing (negative steps too, which torch lacks) as a gather of flat positions."""
+    positions = np.arange(a.numel()).reshape(a.shape)[index]
+    return a.reshape(-1)[_t(positions)]
+
+
+# name in OPS -> the same computation written with torch, on torch tensors and the same options
+TORCH = {
+    "add": lambda a, b: a + b, "sub": lambda a, b: a - b, "mul": lambda a, b: a * b,
+    "div": lambda a, b: a / b, "div_negative_denominator": lambda a, b: a / b, "neg": lambda a: -a,
+    "pow_square": lambda a: a ** 2, "pow_cube": lambda a: a ** 3, "pow_fractional": lambda a: a ** 1.5,
+    "pow_negative": lambda a: a ** -1, "rpow": lambda a: 2.0 ** a,
+    "pow_tensor_exponent": lambda a, b: a ** b, "rpow_tensor_base": lambda a, b: b ** a,
+    "pow_constant_array_exponent": lambda a, p: a ** _t(p).double(),
+    "exp": torch.exp, "log": torch.log, "sqrt": torch.sqrt, "abs": torch.abs, "relu": torch.relu,
+    "leaky_relu": lambda a: torch.nn.functional.leaky_relu(a, 0.1), "sigmoid": torch.sigmoid, "tanh": torch.tanh,
+    "sin": torch.sin, "cos": torch.cos, "square": torch.square,
+    "clip": lambda a: torch.clamp(a, -1.0, 1.0), "clamp_lower_only": lambda a: torch.clamp(a, min=-1.0),
+    "clamp_upper_only": lambda a: torch.clamp(a, max=1.0),
+    "maximum": torch.maximum, "minimum": torch.minimum,
+    "where": lambda a, b, c: torch.where(_t(c), a, b),
+    "sum": _sum, "mean": _mean,
+    "max": _amax, "min": _amin, "var": _var,
+    "std_population": lambda a, axis, keep: torch.std(a, dim=axis, keepdim=keep, correction=0),
+    "softmax": lambda a, axis: torch.softmax(a, dim=axis), "log_softmax": lambda a, axis: torch.log_softmax(a, dim=axis),
+    "logsumexp": lambda a, axis: torch.logsumexp(a, dim=axis),
+    "matmul": lambda a, b: a @ b,
+    "linear": lambda x, w, b: torch.nn.functional.linear(x, w, b),
+    "linear_without_bias": lambda x, w, b: torch.nn.functional.linear(x, w) + b,
+    "reshape": lambda a, shape: a.reshape(shape), "transpose": lambda a, axes: a.permute(*axes) if axes else a.clone(),
+    "permute": lambda a, axes: a.permute(*axes) if axes else a.clone(), "T": lambda a: a.permute(*reversed(range(a.ndim))) if a.ndim else a.clone(),
+    "swapaxes": lambda a, i, j: a.transpose(i, j), "flatten": lambda a: a.flatten(),
+    "getitem": _getitem, "expand": lambda a, shape: a.expand(*shape) if shape else a.clone(),
+    "cat": lambda *args: torch.cat(args[:-1], dim=args[-1]),
+    "stack": lambda a, b, axis: torch.stack([a, b], dim=axis),
+    "squeeze": lambda a, axis: a.squeeze() if axis is None else a.squeeze(axis),
+    "unsqueeze": lambda a, axis: a.unsqueeze(axis), "clone": lambda a: a.clone(),
+}
+
+
+def test_every_row_of_the_op_table_has_a_torch_counterpart():
+    assert set(OPS) <= set(TORCH), f"rows without a PyTorch counterpart: {set(OPS) - set(TORCH)}"
+
+
+@pytest.mark.parametrize("name", sorted(OPS))
+@settings(max_examples=40)
+@given(data=st.data())
+def test_values_and_gradients_equal_pytorch_float64(name, data):
+    strategy, fn, _ = OPS[name]
+    arrays_, options = _split(data.draw(strategy, label="inputs"))
+    ours = [tg.Tensor(a, requires_grad=True) for a in arrays_]
+    theirs = [torch.tensor(a, requires_grad=True) for a in arrays_]
+    out, expected = fn(*ours, *options), TORCH[name](*theirs, *options)
+    np.testing.assert_allclose(out.data, expected.detach().numpy(), rtol=1e-10, atol=1e-12)
+    upstream = np.random.default_rng(0).standard_normal(out.shape)
+    out.backward(upstream)
+    expected.backward(torch.as_tensor(upstream))
+    for i, (a, b) in enumerate(zip(ours, theirs)):
+        want = np.zeros(a.shape) if b.grad is None else b.grad.numpy()
+        got = np.zeros(a.shape) if a.grad is None else a.grad.data
+        np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-12, err_msg=f"{name}: gradient of input {i}")
