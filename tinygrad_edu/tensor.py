@@ -146,6 +146,8 @@ class Tensor(PythonProtocols):
 
     @data.setter
     def data(self, value):
+        """An array (or Tensor) is stored as it is; a list or number takes the current dtype."""
+        value = value.data if isinstance(value, Tensor) else value
         self._data = _as_array(value, None if isinstance(value, np.ndarray) else self._data.dtype, copy=False)
 
     @property
