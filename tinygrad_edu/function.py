@@ -160,6 +160,13 @@ def check_anomaly(node, array, stage: str):
         )
 
 
+def _share_version(view: Tensor, inputs):
+    for t in inputs:
+        if np.may_share_memory(view.data, t.data):
+            view._versions = t._versions
+            return
+
+
 def _as_output(cls, out) -> np.ndarray:
     """A forward's result as an ndarray: NumPy scalars (what reductions return) become 0-d arrays."""
     if isinstance(out, np.generic):
@@ -220,7 +227,10 @@ class Function:
             if _state["anomaly"]:
                 ctx.created_at = _user_frame()
                 check_anomaly(ctx, out, "forward")
-        return Tensor._from_op(out, ctx if record else None)
+        result = Tensor._from_op(out, ctx if record else None)
+        if out.base is not None:  # a view (reshape, transpose, basic indexing) counts changes with its base
+            _share_version(result, inputs)
+        return result
 
     def __repr__(self):
         return f"<{type(self).__name__} node>"

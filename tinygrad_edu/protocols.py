@@ -125,7 +125,7 @@ class PythonProtocols:
             try:
                 ufunc(self.data, value, out=self.data, casting="same_kind")
             except (TypeError, ValueError) as error:  # an int tensor /= 2, a float into an int, wrong shape
-                raise type(error)(f"in-place {method}=: cannot write the result into this {self.dtype} tensor of "
+                raise (TypeError if isinstance(error, TypeError) else ValueError)(f"in-place {method}=: cannot write the result into this {self.dtype} tensor of "
                                   f"shape {self.shape} ({error})") from None
             self._version += 1
             return self

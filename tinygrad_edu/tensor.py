@@ -110,7 +110,7 @@ class Tensor(PythonProtocols):
     ``Tensor.from_numpy(array)`` shares the array instead of copying it.
     """
 
-    __slots__ = ("__weakref__", "_data", "_node", "_requires_grad", "_retains_grad", "_version", "grad")
+    __slots__ = ("__weakref__", "_data", "_node", "_requires_grad", "_retains_grad", "_versions", "grad")
     __array_priority__ = 1000  # so ndarray + Tensor calls Tensor.__radd__
 
     def __init__(self, data, requires_grad=False, dtype=None):
@@ -118,7 +118,7 @@ class Tensor(PythonProtocols):
         self.grad = None
         self._node = None
         self._retains_grad = False
-        self._version = 0  # bumped by every in-place change; backward refuses saved tensors that changed
+        self._versions = [0]  # the version counter, in a list that views of this tensor share
         self._requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
@@ -127,7 +127,7 @@ class Tensor(PythonProtocols):
     def _from_op(cls, data, node):
         """The output of a primitive: ``node`` is its graph node, or None when nothing needs a gradient."""
         t = cls.__new__(cls)
-        t._data, t.grad, t._node, t._retains_grad, t._version = data, None, node, False, 0
+        t._data, t.grad, t._node, t._retains_grad, t._versions = data, None, node, False, [0]
         t._requires_grad = node is not None
         return t
 
@@ -158,6 +158,17 @@ class Tensor(PythonProtocols):
     @requires_grad.setter
     def requires_grad(self, flag):
         self.requires_grad_(flag)
+
+    @property
+    def _version(self) -> int:
+        """How many in-place changes this tensor's values have had (optimizer steps included); views made by
+        reshape, transpose or indexing share the count with the tensor they view, as in PyTorch. A node
+        remembers its inputs' versions, and backward refuses one whose saved values changed since."""
+        return self._versions[0]
+
+    @_version.setter
+    def _version(self, value: int):
+        self._versions[0] = value
 
     shape = property(lambda self: self._data.shape, doc="Tuple of axis lengths.")
     ndim = property(lambda self: self._data.ndim, doc="Number of axes.")
