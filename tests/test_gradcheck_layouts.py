@@ -26,6 +26,13 @@ def _values(shape=SHAPE, seed=0):
     return rng.uniform(0.5, 2.0, size=shape) * rng.choice([-1.0, 1.0], size=shape)
 
 
+def _leaf(array):
+    """A leaf Tensor holding ``array`` itself, layout and flags included (``Tensor(array)`` would copy it)."""
+    share = getattr(Tensor, "from_numpy", None)
+    t = share(array) if share is not None else Tensor(array)
+    return t.requires_grad_(True)
+
+
 def _read_only(array):
     array.setflags(write=False)
     return array
@@ -100,16 +107,16 @@ def _assert_unchanged(t, before):
 
 @pytest.mark.parametrize("layout, op", list(_cases()))
 def test_a_correct_op_passes_on_every_layout(layout, op):
-    x = Tensor(LAYOUTS[layout](), requires_grad=True)
+    x = _leaf(LAYOUTS[layout]())
     assert x.dtype == np.float64
     before = _state(x)
     assert tg.gradcheck(OPS[op], (x,)) is True
     _assert_unchanged(x, before)
 
 
-def test_the_layouts_really_differ():
-    """The table would prove little if NumPy had quietly made every array C-contiguous."""
-    arrays = {name: make() for name, make in LAYOUTS.items()}
+def test_the_tensors_really_hold_those_layouts():
+    """The table would prove little if every Tensor had quietly been given a C-contiguous copy."""
+    arrays = {name: _leaf(make()).data for name, make in LAYOUTS.items()}
     assert arrays["Fortran order"].flags.f_contiguous and not arrays["Fortran order"].flags.c_contiguous
     assert not arrays["transposed view"].flags.c_contiguous
     assert not arrays["strided slice"].flags.c_contiguous and not arrays["strided slice"].flags.f_contiguous
@@ -126,7 +133,7 @@ def test_the_transposed_view_that_used_to_read_numeric_zero_passes():
 
 @pytest.mark.parametrize("layout", [name for name in LAYOUTS if name != "empty"])
 def test_a_wrong_backward_is_caught_at_the_predicted_element_on_every_layout(layout):
-    x = Tensor(LAYOUTS[layout](), requires_grad=True)
+    x = _leaf(LAYOUTS[layout]())
     before = _state(x)
     # analytic r * x vs numeric 2 r * x: the worst element is where |r * x| is largest, in x's own indices
     projection = np.random.default_rng(0).standard_normal(x.shape)
@@ -150,7 +157,7 @@ def test_an_empty_input_has_no_element_to_check_so_even_a_wrong_backward_passes(
 
 def test_the_wrong_input_is_named_when_only_the_second_one_is_wrong():
     a = Tensor(_values(), requires_grad=True)
-    b = Tensor(_values(SHAPE[::-1], seed=3).T, requires_grad=True)
+    b = _leaf(_values(SHAPE[::-1], seed=3).T)
     with pytest.raises(tg.GradcheckError, match=r"gradcheck failed for input 1 \(shape \(3, 4\)\)"):
         tg.gradcheck(lambda p, q: p * 3 + WrongSquare.apply(q), (a, b))
 
@@ -167,7 +174,7 @@ def test_the_message_says_how_many_elements_disagree_and_shows_a_small_input_who
 
 
 def test_a_graph_that_never_reaches_the_input_is_reported_as_no_gradient():
-    x = Tensor(_values().T, requires_grad=True)
+    x = _leaf(_values().T)
     with pytest.raises(tg.GradcheckError, match=r"analytic 0 vs numeric .*backward sent no gradient"):
         tg.gradcheck(lambda t: Tensor(t.data * 2), (x,))
 
@@ -196,7 +203,7 @@ def test_nan_from_backward_is_a_failure_and_says_so():
 ])
 def test_the_input_is_restored_exactly_when_fn_raises(layout, calls_before_raising):
     """fn raising in the reference call (0), the backward pass (1), or among the finite differences (2, 3)."""
-    x = Tensor(LAYOUTS[layout](), requires_grad=True)
+    x = _leaf(LAYOUTS[layout]())
     x.grad = Tensor(np.full(x.shape, 7.0))
     before, calls = _state(x), []
 
@@ -213,7 +220,7 @@ def test_the_input_is_restored_exactly_when_fn_raises(layout, calls_before_raisi
 
 
 def test_the_callers_array_is_never_written_even_while_checking():
-    """Tensor(a.T) shares a's memory: nudging it in place would change a, seen by anyone else holding a."""
+    """A Tensor sharing a's memory: nudging it in place would change a, seen by anyone else holding a."""
     a = _values(SHAPE[::-1])
     snapshot = a.copy()
     seen = []
@@ -222,7 +229,9 @@ def test_the_callers_array_is_never_written_even_while_checking():
         seen.append(np.array_equal(a, snapshot))
         return t * t
 
-    assert tg.gradcheck(fn, (Tensor(a.T, requires_grad=True),))
+    x = _leaf(a.T)
+    assert np.shares_memory(x.data, a)
+    assert tg.gradcheck(fn, (x,))
     assert len(seen) == 2 + 2 * a.size and all(seen)
 
 
@@ -257,7 +266,7 @@ def test_the_grad_of_a_tensor_fn_captures_is_kept_too():
 
 
 def test_a_failing_check_also_restores_data_and_grad():
-    x = Tensor(_values().T, requires_grad=True)
+    x = _leaf(_values().T)
     x.grad = Tensor(np.ones(x.shape))
     before = _state(x)
     with pytest.raises(tg.GradcheckError, match="input 0"):
@@ -281,7 +290,7 @@ def test_a_non_leaf_input_is_checked_as_a_variable_and_its_graph_still_works():
 
 
 def test_an_input_passed_twice_is_checked_and_restored():
-    x = Tensor(_values().T, requires_grad=True)
+    x = _leaf(_values().T)
     before = _state(x)
     assert tg.gradcheck(lambda p, q: p * q, (x, x))
     _assert_unchanged(x, before)
