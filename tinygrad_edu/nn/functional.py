@@ -98,6 +98,26 @@ def _pick(x: Tensor, index: np.ndarray, axis: int) -> Tensor:
     return x[tuple(grids)]
 
 
+def _tiny(dtype) -> float:
+    """The smallest positive number of a float dtype (a subnormal): log of it is below -100 in float32 too."""
+    return float(np.finfo(np.result_type(dtype, np.float32)).smallest_subnormal)
+
+
+def _log1p(y: Tensor) -> Tensor:
+    """log(1 + y) for y >= -1, accurate to a few ulp relative to the result even for tiny y.
+
+    log(1 + y) alone loses y's low bits when 1 + y is rounded (for |y| < 1e-16 it returns 0), so the
+    rounding error of u = 1 + y, which is exactly y - (u - 1), is added back to first order:
+    log(1 + y) = log(u) + (y - (u - 1)) / u. Differentiated by autograd, the correction's two paths
+    through y cancel exactly and the gradient is 1/u - (y - (u - 1))/u^2, i.e. 1/(1 + y) to first
+    order as well. u is clipped at the dtype's smallest positive number, so at y = -1 the result is
+    log(tiny) (below -100) with a finite gradient instead of log 0 and 0/0.
+    """
+    u = y + 1
+    u_positive = u.clip(_tiny(y.dtype), None)
+    return u_positive.log() + (y - (u - 1)) / u_positive
+
+
 def _class_indices(target, scores: Tensor, axis: int, fn: str) -> np.ndarray:
     target = np.asarray(target.data if isinstance(target, Tensor) else target)
     expected = scores.shape[:axis] + scores.shape[axis + 1:]
@@ -143,21 +163,21 @@ def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
 
 
 def softplus(x: Tensor) -> Tensor:
-    """log(1 + e^x) = max(x, 0) + log(1 + e^-|x|): finite for every finite x, the right limits at +-inf.
+    """log(1 + e^x) = max(x, 0) + log1p(e^-|x|): finite for every finite x, the right limits at +-inf.
 
-    e^-|x| lies in (0, 1], so nothing overflows. -|x| is formed as x times a constant sign (-1 where
-    x > 0, +1 elsewhere) rather than with ``abs``, whose derivative at 0 is 0: the gradient is then
-    [x > 0] + s e^(s x) / (1 + e^(s x)), which is sigmoid(x) on both sides and exactly 0.5 at x = 0.
-    At x = +inf the value is inf and the gradient 1; at x = -inf the value and the gradient are 0 (no
-    inf - inf is formed). For very negative x the second term, a log of a sum close to 1, is accurate
-    to ~1e-16 in absolute terms, not relative ones (there is no log1p primitive).
+    e^-|x| lies in (0, 1], so nothing overflows, and ``_log1p`` keeps full relative precision where
+    e^-|x| is tiny (softplus(-50) = 1.9e-22, not 0). -|x| is formed as x times a constant sign (-1
+    where x > 0, +1 elsewhere) rather than with ``abs``, whose derivative at 0 is 0: the gradient is
+    then [x > 0] + s e^(s x) / (1 + e^(s x)), which is sigmoid(x) on both sides and exactly 0.5 at
+    x = 0. At x = +inf the value is inf and the gradient 1; at x = -inf the value and the gradient
+    are 0 (no inf - inf is formed).
 
     >>> import numpy as np
-    >>> softplus(Tensor(np.array([-1e4, 0.0, 1e4]))).tolist()
-    [0.0, 0.6931471805599453, 10000.0]
+    >>> softplus(Tensor(np.array([-1e4, -50.0, 0.0, 1e4]))).tolist()
+    [0.0, 1.9287498479639178e-22, 0.6931471805599453, 10000.0]
     """
     sign = np.where(x.data > 0, -1, 1).astype(x.dtype)
-    return x.relu() + ((x * Tensor(sign)).exp() + 1).log()
+    return x.relu() + _log1p((x * Tensor(sign)).exp())
 
 
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
@@ -319,6 +339,8 @@ def binary_cross_entropy(probs: Tensor, target, reduction: str = "mean") -> Tens
     log is floored at -100, and a confidently wrong element (p = 0 with t = 1) costs 100. The floor is
     built as log(clip(p, tiny)).clip(-100) with tiny the smallest positive number of the dtype: the
     inner clip keeps log(0) and its derivative 1/0 out of the graph, the outer one sets the floor.
+    log(1 - p) is ``_log1p(-p)``, so a tiny p with t = 0 costs p to full precision (1 - p would round
+    p's low bits away: -log(1 - 1e-13) computed plainly is 9.992e-14).
 
     Gradient with respect to p: the exact derivative of that value, -t/p + (1 - t)/(1 - p) wherever
     log p and log(1 - p) lie above the floor, and 0 from a floored log. PyTorch's backward divides by
@@ -344,9 +366,8 @@ def binary_cross_entropy(probs: Tensor, target, reduction: str = "mean") -> Tens
         raise ValueError(f"binary_cross_entropy: input must hold probabilities in [0, 1], found values in "
                          f"[{probs.data.min()}, {probs.data.max()}] (for raw scores use "
                          "binary_cross_entropy_with_logits)")
-    tiny = np.finfo(np.result_type(probs.dtype, np.float32)).smallest_subnormal  # log(tiny) < -100
-    log_p = probs.clip(tiny, None).log().clip(-100.0, None)
-    log_not_p = (1 - probs).clip(tiny, None).log().clip(-100.0, None)
+    log_p = probs.clip(_tiny(probs.dtype), None).log().clip(-100.0, None)
+    log_not_p = _log1p(-probs).clip(-100.0, None)
     return _reduce(-(target * log_p + (1 - target) * log_not_p), reduction, "binary_cross_entropy")
 
 
@@ -366,8 +387,8 @@ def binary_cross_entropy_with_logits(logits: Tensor, target, reduction: str = "m
     keeps full relative precision where sigmoid(x) - t cancels (x = 50, t = 1: -1.9e-22, not 0).
     At x = +-inf the gradient is still the limit (1 - t or -t), as PyTorch's, and the value is inf for a
     wrong label; where the label is right it is nan, a 0 * inf (PyTorch gives nan there too, and also at
-    x = -inf with t = 1, where this gives inf). For a right label the value is accurate to ~1e-16 in
-    absolute terms (a log of a sum close to 1; there is no log1p primitive).
+    x = -inf with t = 1, where this gives inf). For a right label the value keeps full relative
+    precision (x = 50, t = 1: 1.9e-22, through ``softplus``'s log1p).
 
     Raises:
         ValueError: shapes differ, or a bad ``reduction``.
