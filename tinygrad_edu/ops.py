@@ -139,9 +139,9 @@ class Pow(Function):
             else:
                 gx = unbroadcast(g * (y * x ** np.where(y == 0, 1, y - 1)), x.shape)
         if ctx.needs_input_grad[1]:
-            with np.errstate(divide="ignore", invalid="ignore"):
-                log_x = np.log(x)
-            gy = unbroadcast(g * np.where((x == 0) & (y >= 0), 0, z * log_x), y.shape)
+            with np.errstate(divide="ignore", invalid="ignore"):  # the 0 * -inf at x = 0 is replaced just below
+                z_log_x = z * np.log(x)
+            gy = unbroadcast(g * np.where((x == 0) & (y >= 0), 0, z_log_x), y.shape)
         return gx, gy
 
 
