@@ -63,7 +63,7 @@ class DataLoader:
         n, size = len(self.x), self.batch_size
         if not self.shuffle:
             for start in range(0, n, size):
-                yield Tensor(self.x[start:start + size]), Tensor(self.y[start:start + size])
+                yield Tensor.from_numpy(self.x[start:start + size]), Tensor.from_numpy(self.y[start:start + size])
             return
         rng = generator() if self._rng is None else self._rng
         order = rng.permutation(n)  # drawn per pass: every epoch gets its own order
