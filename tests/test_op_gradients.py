@@ -80,6 +80,18 @@ def transpose_case(draw):
 
 
 @st.composite
+def scatter_case(draw):
+    """Values to add into zeros(shape) at an index (integer arrays may repeat positions: they accumulate)."""
+    shape = draw(shapes(min_dims=1))
+    if draw(st.booleans()):
+        index = tuple(draw(st.one_of(st.integers(-n, n - 1), st.slices(n))) for n in shape)
+    else:
+        index = (np.array(draw(st.lists(st.integers(0, shape[0] - 1), min_size=1, max_size=6))),)
+    picked_shape = np.zeros(shape)[index].shape
+    return draw(arrays(picked_shape)), index, shape
+
+
+@st.composite
 def swapaxes_case(draw):
     shape = draw(shapes(min_dims=1))
     axis = st.integers(-len(shape), len(shape) - 1)
@@ -246,6 +258,8 @@ OPS = {
     "swapaxes": (swapaxes_case(), lambda a, i, j: a.swapaxes(i, j), np.swapaxes),
     "permute": (transpose_case(), lambda a, axes: a.permute(*axes), np.transpose),
     "clone": (unary(), lambda a: a.clone(), np.copy),
+    "scatter_add": (scatter_case(), lambda a, index, shape: ops.scatter_add(a, index, shape),
+                    lambda a, index, shape: ops._scatter_add_arrays(a, index, shape)),
 }
 
 
@@ -288,12 +302,13 @@ def test_every_primitive_is_in_the_table():
     import inspect
 
     primitives = {n for n, c in vars(ops).items() if inspect.isclass(c) and issubclass(c, tg.Function)
-                  and c is not tg.Function}
+                  and c not in (tg.Function, ops.Primitive)}
     covered = {"Add": "add", "Mul": "mul", "Pow": "pow_square", "Exp": "exp", "Log": "log", "Abs": "abs",
                "ReLU": "relu", "LeakyReLU": "leaky_relu", "Clip": "clip", "Sigmoid": "sigmoid", "Tanh": "tanh",
                "Softmax": "softmax", "Sum": "sum", "Max": "max", "MatMul": "matmul", "Linear": "linear", "Reshape": "reshape",
                "Transpose": "transpose", "GetItem": "getitem", "Div": "div", "Sin": "sin", "Cos": "cos",
-               "Maximum": "maximum", "Where": "where", "Expand": "expand", "Cat": "cat", "Cast": "clone"}
+               "Maximum": "maximum", "Where": "where", "Expand": "expand", "Cat": "cat", "Cast": "clone",
+               "ScatterAdd": "scatter_add"}
     assert primitives <= set(covered), f"primitives without a gradcheck row: {primitives - set(covered)}"
     assert all(row in OPS for row in covered.values())
 

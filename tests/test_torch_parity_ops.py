@@ -49,6 +49,13 @@ def _getitem(a, index):
     return a.reshape(-1)[_t(positions)]
 
 
+def _scatter_add(a, index, shape):
+    """zeros(shape) with a added at a NumPy index, as index_add_ on flat positions."""
+    positions = np.arange(int(np.prod(shape))).reshape(shape)[index]
+    flat = torch.zeros(int(np.prod(shape)), dtype=a.dtype).index_add(0, _t(positions).reshape(-1), a.reshape(-1))
+    return flat.reshape(shape)
+
+
 # name in OPS -> the same computation written with torch, on torch tensors and the same options
 TORCH = {
     "add": lambda a, b: a + b, "sub": lambda a, b: a - b, "mul": lambda a, b: a * b,
@@ -80,6 +87,7 @@ TORCH = {
     "stack": lambda a, b, axis: torch.stack([a, b], dim=axis),
     "squeeze": lambda a, axis: a.squeeze() if axis is None else a.squeeze(axis),
     "unsqueeze": lambda a, axis: a.unsqueeze(axis), "clone": lambda a: a.clone(),
+    "scatter_add": lambda a, index, shape: _scatter_add(a, index, shape),
 }
 
 

@@ -14,13 +14,13 @@ from .tensor import Tensor  # noqa: I001
 from .function import (AnomalyError, Function, detect_anomaly, enable_grad, is_grad_enabled, no_grad,
                        set_grad_enabled)
 from .creation import arange, cat, eye, ones, ones_like, stack, tensor, where, zeros, zeros_like
-from .gradcheck import GradcheckError, gradcheck
+from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 from .random import manual_seed
 from .serialization import load, save
 from . import autograd, data, nn, optim, viz
 
 __all__ = ["AnomalyError", "Function", "GradcheckError", "Tensor", "arange", "autograd", "cat", "data",
-           "detect_anomaly", "enable_grad", "eye", "gradcheck", "is_grad_enabled", "load", "manual_seed", "nn",
+           "detect_anomaly", "enable_grad", "eye", "gradcheck", "gradgradcheck", "is_grad_enabled", "load", "manual_seed", "nn",
            "no_grad", "ones", "ones_like", "optim", "save", "set_grad_enabled", "stack", "tensor", "viz", "where",
            "zeros", "zeros_like"]
 __version__ = "0.1.0"

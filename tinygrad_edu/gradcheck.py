@@ -229,3 +229,52 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0) -> bool:
         for saved in reversed(list(borrowed.values())):
             saved.restore()
     return True
+
+
+def gradgradcheck(fn, inputs, grad_outputs=None, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0) -> bool:
+    """Compare second derivatives of ``fn`` from autograd with finite differences of first derivatives.
+
+    The first derivatives are a function too: (x, v) -> v^T J(x), the vector-Jacobian product that
+    ``backward(v, create_graph=True)`` records as a graph. ``gradgradcheck`` runs :func:`gradcheck` on
+    that function, so it checks the derivative of the backward pass itself, with respect to the
+    inputs and to v. ``grad_outputs`` is v (random, of the output's shape, when omitted). A primitive
+    whose backward is computed on plain arrays (not recorded) gives first derivatives that look
+    constant to autograd, and is reported here. Raises GradcheckError naming the input (the
+    inputs count from 0; v is input ``len(inputs)``).
+
+    >>> import numpy as np, tinygrad_edu as tg
+    >>> x = tg.Tensor(np.array([0.5, -1.0, 2.0]), requires_grad=True)
+    >>> tg.gradgradcheck(lambda t: (t * t).tanh(), (x,))
+    True
+    """
+    from .autograd import grad
+    from .creation import cat
+    from .function import enable_grad
+
+    inputs = tuple(inputs) if isinstance(inputs, (tuple, list)) else (inputs,)
+    _check_arguments(inputs, eps, atol, rtol)
+    with no_grad():
+        out = _call(fn, inputs)
+    if grad_outputs is None:
+        v = Tensor(np.random.default_rng(seed + 1).standard_normal(out.shape), requires_grad=True)
+    else:
+        v = Tensor(np.asarray(grad_outputs.data if isinstance(grad_outputs, Tensor) else grad_outputs,
+                              dtype=np.float64), requires_grad=True)
+        if v.shape != out.shape:
+            raise ValueError(f"gradgradcheck: grad_outputs has shape {v.shape} but fn's output has shape {out.shape}")
+    n = len(inputs)
+
+    def first_derivatives(*args):
+        xs, vector = args[:n], args[n]
+        with enable_grad():
+            value = _call(fn, xs)
+            if not value.requires_grad:
+                return cat([x.reshape(-1) * 0.0 for x in xs])
+            grads = grad(value, xs, grad_outputs=vector, create_graph=True, allow_unused=True)
+            return cat([(x * 0.0 if g is None else g).reshape(-1) for g, x in zip(grads, xs)])
+
+    try:
+        return gradcheck(first_derivatives, (*inputs, v), eps, atol, rtol, seed)
+    except GradcheckError as error:
+        raise GradcheckError(f"gradgradcheck: the second derivatives disagree with finite differences of the "
+                             f"first (input {n} is the vector v of v^T J). {error}") from None

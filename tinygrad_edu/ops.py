@@ -1,10 +1,18 @@
 """The primitives: every derivative in tinygrad_edu is written in this file and nowhere else.
 
-Each class is one differentiable operation on NumPy arrays. ``forward`` computes the value;
+Each class is one differentiable operation. ``forward`` computes the value on NumPy arrays;
 ``backward`` receives ``g``, the gradient of the final scalar loss L with respect to this op's
 output, and returns the gradient of L with respect to each input (the vector-Jacobian product
-``g^T J``). Its docstring derives that product. Everything else -- subtraction, division, mean,
-log_softmax, every loss and layer -- is a composition of these, so it is differentiated for free.
+``g^T J``). Its docstring derives that product. Everything else -- subtraction, mean, log_softmax,
+every loss and layer -- is a composition of these, so it is differentiated for free.
+
+Backward is a computation too. Every ``backward`` here is written only with operations that NumPy
+arrays and Tensors both have (``* / + @``, ``.sum``, ``.reshape``, ``np.exp``, ``np.where``, ...; on a
+Tensor, NumPy's functions run the Tensor op). A normal ``loss.backward()`` hands it arrays: plain
+NumPy, no graph, no extra cost. ``backward(create_graph=True)`` hands it Tensors (``g`` and the saved
+values), so the gradient computation is itself recorded and can be differentiated again. The
+operations that only NumPy had come in adjoint pairs, each the other's backward: Sum and Expand,
+GetItem and ScatterAdd, Reshape and Reshape, Transpose and its inverse.
 
 Notation in the derivations: x, y inputs; z the output; g = dL/dz; sums run over the axes named.
 """
@@ -14,6 +22,14 @@ from __future__ import annotations
 import numpy as np
 
 from .function import Function
+from .tensor import Tensor
+
+
+class Primitive(Function):
+    """A built-in primitive: its backward is written with operations arrays and Tensors share, so the
+    engine may run it on Tensors to differentiate it again (see the module docstring)."""
+
+    differentiable_backward = True
 
 
 def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
@@ -44,7 +60,7 @@ def _broadcast_error(op: str, *arrays) -> ValueError:
 # ---------------------------------------------------------------------------------------------
 
 
-class Add(Function):
+class Add(Primitive):
     """z = x + y (broadcasting).  dz/dx = 1, dz/dy = 1, so both receive g, summed to their shape."""
 
     @staticmethod
@@ -62,7 +78,7 @@ class Add(Function):
                 unbroadcast(g, y_shape) if ctx.needs_input_grad[1] else None)
 
 
-class Mul(Function):
+class Mul(Primitive):
     """z = x * y (broadcasting).  dz/dx = y, dz/dy = x:  dL/dx = g * y, dL/dy = g * x."""
 
     @staticmethod
@@ -80,7 +96,7 @@ class Mul(Function):
                 unbroadcast(g * x, y.shape) if ctx.needs_input_grad[1] else None)
 
 
-class Div(Function):
+class Div(Primitive):
     """z = x / y (broadcasting).  dz/dx = 1/y, dz/dy = -x/y^2 = -z/y:  dL/dx = g / y, dL/dy = -g * z / y.
 
     Written with z / y rather than x / y^2 so that no intermediate overflows: for x = y = 1e-200 the
@@ -110,7 +126,7 @@ def _number(a: np.ndarray):
     return a.item() if a.ndim == 0 else a
 
 
-class Pow(Function):
+class Pow(Primitive):
     """z = x ** y (broadcasting; y a constant number or a tensor).
 
     dz/dx = y * x^(y-1).  At y = 0, z = 1 is constant, so dz/dx = 0 -- but 0 * 0^(-1) would be nan at
@@ -133,7 +149,7 @@ class Pow(Function):
         x, y, z = ctx.saved
         gx = gy = None
         if ctx.needs_input_grad[0]:
-            if y.ndim == 0 and y != 0:  # a number exponent: the common case, x**2, x**-1, x**0.5
+            if y.ndim == 0 and y.item() != 0:  # a number exponent: the common case, x**2, x**-1, x**0.5
                 p = y.item()
                 gx = g * (p * x ** (p - 1))
             else:
@@ -150,7 +166,7 @@ class Pow(Function):
 # ---------------------------------------------------------------------------------------------
 
 
-class Exp(Function):
+class Exp(Primitive):
     """z = e^x.  dz/dx = e^x = z, so backward reuses the output:  dL/dx = g * z."""
 
     @staticmethod
@@ -165,7 +181,7 @@ class Exp(Function):
         return g * z
 
 
-class Log(Function):
+class Log(Primitive):
     """z = ln x.  dz/dx = 1/x:  dL/dx = g / x."""
 
     @staticmethod
@@ -179,7 +195,7 @@ class Log(Function):
         return g / x
 
 
-class Abs(Function):
+class Abs(Primitive):
     """z = |x|.  dz/dx = sign(x) (0 at the kink x = 0, as in PyTorch):  dL/dx = g * sign(x)."""
 
     @staticmethod
@@ -193,7 +209,7 @@ class Abs(Function):
         return g * np.sign(x)
 
 
-class ReLU(Function):
+class ReLU(Primitive):
     """z = max(x, 0).  dz/dx = 1 where x > 0, else 0:  dL/dx = g * [z > 0]."""
 
     @staticmethod
@@ -208,7 +224,7 @@ class ReLU(Function):
         return g * (z > 0)
 
 
-class LeakyReLU(Function):
+class LeakyReLU(Primitive):
     """z = x if x > 0 else a*x.  dz/dx = 1 where x > 0, else a:  dL/dx = g * where(x > 0, 1, a)."""
 
     @staticmethod
@@ -221,10 +237,10 @@ class LeakyReLU(Function):
     @staticmethod
     def backward(ctx, g):
         (positive,) = ctx.saved
-        return np.where(positive, g, g * np.asarray(ctx.slope, dtype=g.dtype))
+        return np.where(positive, g, g * ctx.slope)
 
 
-class Clip(Function):
+class Clip(Primitive):
     """z = min(max(x, lo), hi).  dz/dx = 1 on [lo, hi], 0 where clipped:  dL/dx = g * [lo <= x <= hi].
 
     Exactly at a bound the derivative is one-sided; the gradient 1 there is PyTorch's convention
@@ -241,15 +257,12 @@ class Clip(Function):
     def backward(ctx, g):
         (x,) = ctx.saved
         lo, hi = ctx.bounds
-        inside = np.ones(x.shape, dtype=bool)
-        if lo is not None:
-            inside &= x >= lo
-        if hi is not None:
-            inside &= x <= hi
-        return g * inside
+        above_lo = True if lo is None else x >= lo
+        below_hi = True if hi is None else x <= hi
+        return g * (above_lo & below_hi)
 
 
-class Maximum(Function):
+class Maximum(Primitive):
     """z = max(x, y) elementwise (broadcasting).  dz/dx = 1 where x > y, 0 where x < y; at a tie the
     gradient is split evenly, 1/2 each (PyTorch's convention):
         dL/dx = g * ([x > y] + [x == y] / 2),   dL/dy = g * ([y > x] + [x == y] / 2).
@@ -271,7 +284,7 @@ class Maximum(Function):
                 unbroadcast(g * (1 - share_x), y.shape) if ctx.needs_input_grad[1] else None)
 
 
-class Where(Function):
+class Where(Primitive):
     """z = x where condition else y (broadcasting; the condition is a constant boolean array).
 
     Each output element comes from exactly one of x and y, so the gradient goes back the same way:
@@ -295,7 +308,7 @@ class Where(Function):
                 unbroadcast(np.where(ctx.condition, zero, g), y_shape) if ctx.needs_input_grad[1] else None)
 
 
-class Sigmoid(Function):
+class Sigmoid(Primitive):
     """z = 1 / (1 + e^-x).  dz/dx = z (1 - z):  dL/dx = g * z * (1 - z).
 
     For very negative x, e^-x overflows to inf and 1 / (1 + inf) = 0, the correctly rounded answer,
@@ -316,13 +329,10 @@ class Sigmoid(Function):
     @staticmethod
     def backward(ctx, g):
         (z,) = ctx.saved
-        grad = 1 - z  # z (1 - z) g, built in one new array
-        grad *= z
-        grad *= g
-        return grad
+        return g * z * (1 - z)
 
 
-class Tanh(Function):
+class Tanh(Primitive):
     """z = tanh x.  dz/dx = 1 - tanh^2 x = 1 - z^2:  dL/dx = g * (1 - z^2)."""
 
     @staticmethod
@@ -337,7 +347,7 @@ class Tanh(Function):
         return g * (1 - z * z)
 
 
-class Sin(Function):
+class Sin(Primitive):
     """z = sin x.  dz/dx = cos x:  dL/dx = g * cos x."""
 
     @staticmethod
@@ -351,7 +361,7 @@ class Sin(Function):
         return g * np.cos(x)
 
 
-class Cos(Function):
+class Cos(Primitive):
     """z = cos x.  dz/dx = -sin x:  dL/dx = -g * sin x."""
 
     @staticmethod
@@ -365,7 +375,7 @@ class Cos(Function):
         return -g * np.sin(x)
 
 
-class Softmax(Function):
+class Softmax(Primitive):
     """s_i = e^{x_i} / sum_j e^{x_j} along ``axis``.
 
     Jacobian: ds_i/dx_k = s_i (delta_ik - s_k). Its vector product never needs the n x n matrix:
@@ -412,7 +422,7 @@ def _kept_shape(shape, axes):
     return tuple(1 if i in axes else n for i, n in enumerate(shape))
 
 
-class Sum(Function):
+class Sum(Primitive):
     """z = sum of x over ``axis``.  dz/dx_i = 1 for every summed element: x's gradient is g copied
     (broadcast) along the summed axes."""
 
@@ -424,12 +434,10 @@ class Sum(Function):
 
     @staticmethod
     def backward(ctx, g):
-        grad = np.empty(ctx.shape, dtype=g.dtype)
-        grad[...] = g.reshape(ctx.kept_shape)  # broadcast along the summed axes
-        return grad
+        return np.broadcast_to(g.reshape(ctx.kept_shape), ctx.shape)  # Expand: the adjoint of Sum
 
 
-class Max(Function):
+class Max(Primitive):
     """z = max of x over ``axis``.  dz/dx_i = 1/k for each of the k elements equal to the max
     (the gradient is split evenly among ties, as in PyTorch), 0 elsewhere."""
 
@@ -457,7 +465,7 @@ class Max(Function):
 # ---------------------------------------------------------------------------------------------
 
 
-class MatMul(Function):
+class MatMul(Primitive):
     """z = x @ y with NumPy's rules (1-D operands, batched N-D operands broadcast over leading axes).
 
     For matrices z_ij = sum_k x_ik y_kj, so dL/dx_ik = sum_j g_ij y_kj and dL/dy_kj = sum_i x_ik g_ij:
@@ -501,7 +509,7 @@ class MatMul(Function):
         return gx, gy
 
 
-class Linear(Function):
+class Linear(Primitive):
     """z = x @ W^T + b: the affine layer of ``nn.Linear`` as one primitive, W of shape (out, in).
 
     The same calculus as MatMul then Add, written out so that each gradient comes out directly in its
@@ -542,7 +550,7 @@ class Linear(Function):
 # ---------------------------------------------------------------------------------------------
 
 
-class Reshape(Function):
+class Reshape(Primitive):
     """z = x viewed with a new shape.  Each element keeps its value, so dL/dx = g reshaped back."""
 
     @staticmethod
@@ -559,7 +567,7 @@ class Reshape(Function):
         return g.reshape(ctx.shape)
 
 
-class Transpose(Function):
+class Transpose(Primitive):
     """z = x with its axes permuted by ``axes``.  dL/dx = g permuted by the inverse permutation."""
 
     @staticmethod
@@ -572,7 +580,7 @@ class Transpose(Function):
         return np.transpose(g, None if ctx.axes is None else np.argsort(ctx.axes))
 
 
-class Expand(Function):
+class Expand(Primitive):
     """z = x broadcast to ``shape`` (copied along new leading axes and size-1 axes).
     Each x element feeds every copy of itself, so dL/dx = g summed back: the adjoint pair of Sum."""
 
@@ -589,7 +597,7 @@ class Expand(Function):
         return unbroadcast(g, ctx.shape)
 
 
-class Cat(Function):
+class Cat(Primitive):
     """z = the inputs joined along ``axis``.  Each input owns a slab of z, so its gradient is that slab of g."""
 
     @staticmethod
@@ -600,10 +608,12 @@ class Cat(Function):
 
     @staticmethod
     def backward(ctx, g):
-        return tuple(np.split(g, ctx.ends[:-1], axis=ctx.axis))
+        starts = (0, *ctx.ends[:-1])
+        before = (slice(None),) * ctx.axis
+        return tuple(g[(*before, slice(start, end))] for start, end in zip(starts, ctx.ends))
 
 
-class Cast(Function):
+class Cast(Primitive):
     """z = x converted to ``dtype`` (always a new array).  The identity in value, so dL/dx = g converted
     back to x's dtype."""
 
@@ -623,7 +633,7 @@ def _is_basic_index(index) -> bool:
     return all(isinstance(p, (int, np.integer, slice)) or p is None or p is Ellipsis for p in parts)
 
 
-class GetItem(Function):
+class GetItem(Primitive):
     """z = x[index].  Each picked element passes its gradient back to where it came from:
     dL/dx = zeros with g scattered into x[index]. With integer-array indices the same element can be
     picked several times; ``np.add.at`` adds (rather than overwrites) its gradients."""
@@ -638,9 +648,34 @@ class GetItem(Function):
 
     @staticmethod
     def backward(ctx, g):
-        grad = np.zeros(ctx.shape, dtype=ctx.dtype)
-        if _is_basic_index(ctx.index):
-            grad[ctx.index] = g
-        else:
-            np.add.at(grad, ctx.index, g)
-        return grad
+        return scatter_add(g, ctx.index, ctx.shape)
+
+
+def _scatter_add_arrays(g, index, shape):
+    grad = np.zeros(shape, dtype=g.dtype)
+    if _is_basic_index(index):
+        grad[index] = g
+    else:
+        np.add.at(grad, index, g)
+    return grad
+
+
+def scatter_add(g, index, shape):
+    """zeros(shape) with g added in at ``index``: the adjoint of indexing, on arrays or (recorded) Tensors."""
+    if isinstance(g, Tensor):
+        return ScatterAdd.apply(g, index=index, shape=shape)
+    return _scatter_add_arrays(g, index, shape)
+
+
+class ScatterAdd(Primitive):
+    """z = zeros(shape) with x added in at ``index`` (repeated indices accumulate): GetItem's backward.
+    It is linear, and its adjoint is indexing itself:  dL/dx = g[index]."""
+
+    @staticmethod
+    def forward(ctx, x, index, shape):
+        ctx.index = index
+        return _scatter_add_arrays(x, index, shape)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g[ctx.index]

@@ -41,7 +41,8 @@ _UFUNCS = {
     np.greater: ("__gt__", "__lt__"), np.greater_equal: ("__ge__", "__le__"),
     np.negative: ("__neg__", None), np.exp: ("exp", None), np.log: ("log", None), np.sqrt: ("sqrt", None),
     np.absolute: ("abs", None), np.tanh: ("tanh", None), np.sin: ("sin", None), np.cos: ("cos", None),
-    np.square: ("square", None),
+    np.square: ("square", None), np.sign: ("sign", None),
+    np.bitwise_and: ("__and__", "__rand__"), np.bitwise_or: ("__or__", "__ror__"),
 }
 
 # NumPy function -> how to run it as Tensor ops (arguments as NumPy names them)
@@ -59,6 +60,7 @@ _FUNCTIONS = {
     np.expand_dims: lambda a, axis: a.unsqueeze(axis),
     np.clip: lambda a, a_min=None, a_max=None: a.clip(a_min, a_max),
     np.argmax: lambda a, axis=None: a.argmax(axis),
+    np.broadcast_to: lambda a, shape: a.expand(*shape),
 }
 
 
@@ -181,10 +183,11 @@ class PythonProtocols:
                 return tensor_version(*args, **kwargs)
             except TypeError:  # an argument the Tensor op does not take (out=, dtype=, ...)
                 pass
-        if func in (np.concatenate, np.stack) and args:
+        if func in (np.concatenate, np.stack, np.where) and args:
             from . import creation
 
-            return getattr(creation, "cat" if func is np.concatenate else "stack")(*args, **kwargs)
+            name = {np.concatenate: "cat", np.stack: "stack", np.where: "where"}[func]
+            return getattr(creation, name)(*args, **kwargs)
         module = func.__module__.replace("numpy", "np", 1) if func.__module__ else "np"
         return _on_arrays(f"{module}.{func.__name__}", func, args, kwargs)
 

@@ -8,7 +8,7 @@
 Tensor([2., 4., 6.], dtype=float32)
 
 Every operator below is one line: a call to a primitive in ``ops.py`` or a composition of
-other operators. ``backward`` is the reverse-mode sweep in ``autograd.py``: order the graph, seed,
+other operators. ``backward`` is the reverse-mode sweep in ``autograd/backprop.py``: order the graph, seed,
 walk, accumulate. How a Tensor meets Python and NumPy (``float(t)``, ``np.exp(t)``, ``t += 1``) is in
 ``protocols.py`` (mixed in); the module-level constructors (``tg.zeros``, ``tg.cat``, ...) in ``creation.py``.
 """
@@ -241,9 +241,11 @@ class Tensor(PythonProtocols):
         """Forget the accumulated gradient (sets ``.grad = None``)."""
         self.grad = None
 
-    def backward(self, grad=None, retain_graph=None):
-        """Reverse-mode sweep from this tensor; see :func:`tinygrad_edu.autograd.backward`."""
-        autograd.backward(self, grad, retain_graph)
+    def backward(self, grad=None, retain_graph=None, create_graph=False):
+        """Reverse-mode sweep from this tensor: every leaf that requires grad gets d self / d leaf added
+        to its ``.grad``. ``grad`` may be omitted only for a one-element tensor. With ``create_graph`` the
+        gradients are recorded and can be differentiated again. See :func:`tinygrad_edu.autograd.backward`."""
+        autograd.backward(self, grad, retain_graph, create_graph)
 
     # ---- arithmetic (broadcasting as in NumPy, dtypes as in PyTorch) ------------------------
     def __add__(self, other):
@@ -330,7 +332,23 @@ class Tensor(PythonProtocols):
     def __ge__(self, other):
         return self._compare(other, np.greater_equal)
 
+    def __and__(self, other):
+        """Elementwise and of boolean (or bitwise and of integer) tensors, e.g. masks: (x > 0) & (x < 1)."""
+        return self._compare(other, np.bitwise_and)
+
+    def __or__(self, other):
+        return self._compare(other, np.bitwise_or)
+
+    __rand__, __ror__ = __and__, __or__
+
+    def __invert__(self):
+        return Tensor._from_op(np.logical_not(self._data), None)
+
     __hash__ = object.__hash__
+
+    def sign(self) -> Tensor:
+        """-1, 0 or 1 by the sign of each element; a constant (its derivative is 0 wherever it exists)."""
+        return Tensor._from_op(np.sign(self._data), None)
 
     @_torch_names
     def argmax(self, axis=None, keepdims=False) -> Tensor:

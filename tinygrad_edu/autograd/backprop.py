@@ -1,0 +1,313 @@
+"""The reverse-mode sweep behind ``Tensor.backward`` and ``tg.autograd.grad``: order the graph, seed,
+walk it backwards, accumulate.
+
+The recorded graph runs from leaves (tensors the user made) through op outputs to the loss. Each
+op output knows its node (the Function instance that made it) and the node knows its inputs. To
+push gradients from the loss back to the leaves we visit every op output *after* all the tensors
+that consumed it, i.e. in reverse topological order, so that when we reach a tensor its gradient
+is complete: the sum of what every consumer sent it (the multivariate chain rule).
+
+With ``create_graph=True`` the same sweep runs each node's backward on Tensors instead of arrays, so
+the gradients it produces are themselves recorded: a graph of the gradient, ready to be
+differentiated again (see ``ops.py``: backward is a computation too).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..function import _state, _version, check_anomaly, enable_grad
+from ..tensor import Tensor
+
+FREED = ("this part of the graph was already used by a backward pass, which freed the arrays it saved; "
+         "call backward(retain_graph=True) the first time to backpropagate through it again")
+
+
+def topological_order(roots, leaves: bool = False) -> list:
+    """Every op output that the gradient of ``roots`` (a tensor or a list) flows through, each listed after
+    all of its inputs. Inputs that needed no gradient when the op ran (constants) are not followed,
+    unless ``leaves=True``, which lists the whole recorded graph, leaf tensors and constants included.
+
+    Iterative depth-first search with an explicit stack, so a chain of 100 000 ops needs no
+    recursion: a tensor is appended once all of its inputs have been appended (post-order).
+    A node freed by an earlier backward has no inputs left, so the walk stops there.
+    """
+    order, visited = [], set()
+    stack = [(root, False) for root in reversed(roots if isinstance(roots, (list, tuple)) else [roots])]
+    while stack:
+        tensor, inputs_done = stack.pop()
+        if inputs_done:
+            order.append(tensor)
+            continue
+        if id(tensor) in visited:
+            continue
+        visited.add(id(tensor))
+        node = tensor._node
+        if node is None:
+            if leaves:
+                order.append(tensor)
+            continue
+        stack.append((tensor, True))
+        for parent, needed in zip(node.inputs, node.needs_input_grad):
+            if (leaves or needed and parent._node is not None) and id(parent) not in visited:
+                stack.append((parent, False))
+    return order
+
+
+def sweep(roots, seeds, deliver, retain_graph=False, create_graph=False, visit=None):
+    """Backpropagate ``seeds`` (dL/droot for each root) through the graph; ``deliver(tensor, grad)``
+    receives every leaf's gradient (once per path reaching it) and every op output's complete gradient."""
+    order = topological_order(roots)
+    for tensor in order:  # checked before any gradient moves, so a refused sweep changes nothing
+        _check_usable(tensor)
+    pending = {}  # id(tensor) -> the sum of the gradients its consumers have sent so far
+    for root, seed in zip(roots, seeds):
+        if root._node is None:
+            deliver(root, seed)
+        else:
+            pending[id(root)] = _add(pending[id(root)], seed) if id(root) in pending else seed
+    for tensor in reversed(order):  # each tensor after all of its consumers: its gradient is complete
+        g = pending.pop(id(tensor), None)
+        if g is None:  # nothing downstream sent a gradient here
+            continue
+        deliver(tensor, g)
+        node = tensor._node
+        input_grads = _input_grads(node, tensor, g, create_graph)
+        if visit is not None:
+            visit(node, g, input_grads)
+        for parent, parent_grad in zip(node.inputs, input_grads):
+            if parent_grad is None:
+                continue
+            if parent._node is None:
+                deliver(parent, parent_grad)
+            elif id(parent) in pending:  # the chain rule: a tensor used twice gets the sum of both gradients
+                pending[id(parent)] = _add(pending[id(parent)], parent_grad)
+            else:
+                pending[id(parent)] = parent_grad
+        if not retain_graph:  # release the saved arrays as soon as the node is done
+            node.saved, node.inputs = None, ()
+
+
+def backward(root: Tensor, grad=None, retain_graph=None, create_graph=False, visit=None):
+    """Accumulate d root / d leaf into ``leaf.grad`` for every leaf that requires grad.
+
+    ``grad`` is dL/droot (ones for a one-element root). Without ``retain_graph`` (its default is
+    ``create_graph``) each node drops its saved arrays and its inputs as soon as it is used. With
+    ``create_graph`` the gradients are recorded Tensors that can be differentiated again.
+    ``visit(node, grad_output, input_grads)``, if given, is called for every node the sweep runs
+    (``tinygrad_edu.viz.trace_backward`` watches the sweep this way).
+    """
+    if not root.requires_grad:
+        raise RuntimeError("backward() on a tensor that does not require grad: no input of the computation "
+                           "had requires_grad=True (or it ran inside no_grad)")
+    seed = _seed(root, grad, create_graph)
+
+    def deliver(tensor, g):
+        if tensor._node is None:
+            if tensor.requires_grad:
+                tensor.grad = _as_grad(g, create_graph) if tensor.grad is None else _sum(tensor.grad, g, create_graph)
+        elif tensor._retains_grad:
+            tensor.grad = _as_grad(g, create_graph) if not create_graph else g
+
+    with enable_grad() if create_graph else _nothing():
+        sweep([root], [seed], deliver, create_graph if retain_graph is None else retain_graph, create_graph, visit)
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=False) -> tuple:
+    """The gradients of ``outputs`` with respect to ``inputs``, returned rather than stored in ``.grad``
+    (as ``torch.autograd.grad``).
+
+    Args:
+        outputs: a Tensor or a sequence of Tensors (d sum_k <grad_outputs[k], outputs[k]> is taken).
+        inputs: a Tensor or a sequence of Tensors that the outputs depend on (leaves or op outputs).
+        grad_outputs: the vector of each vector-Jacobian product, one per output (default: ones, which
+            a one-element output allows).
+        retain_graph: keep the graph for another sweep (default: ``create_graph``).
+        create_graph: record the gradients, so they can be differentiated again.
+        allow_unused: give None for an input the outputs do not depend on, instead of raising.
+
+    Returns:
+        A tuple with one gradient Tensor (or None) per input, whatever ``inputs`` was.
+
+    >>> import numpy as np, tinygrad_edu as tg
+    >>> x = tg.Tensor(np.array(3.0), requires_grad=True)
+    >>> (dy,) = tg.autograd.grad(x ** 3, x, create_graph=True)       # 3x^2 = 27
+    >>> (d2y,) = tg.autograd.grad(dy, x)                              # 6x = 18
+    >>> float(dy), float(d2y)
+    (27.0, 18.0)
+    """
+    outputs = list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
+    inputs = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
+    if grad_outputs is None:
+        grad_outputs = [None] * len(outputs)
+    grad_outputs = list(grad_outputs) if isinstance(grad_outputs, (list, tuple)) else [grad_outputs]
+    if len(grad_outputs) != len(outputs):
+        raise ValueError(f"grad: {len(grad_outputs)} grad_outputs for {len(outputs)} outputs")
+    for i, t in enumerate(inputs):
+        if not isinstance(t, Tensor) or not t.requires_grad:
+            raise RuntimeError(f"grad: input {i} does not require grad, so no gradient can be taken with respect "
+                               "to it (create it with requires_grad=True)")
+    for i, t in enumerate(outputs):
+        if not isinstance(t, Tensor) or not t.requires_grad:
+            raise RuntimeError(f"grad: output {i} does not require grad: it does not depend on any input")
+    wanted = {id(t): i for i, t in enumerate(inputs)}
+    results = [None] * len(inputs)
+
+    def deliver(tensor, g):
+        i = wanted.get(id(tensor))
+        if i is not None:
+            results[i] = _as_grad(g, create_graph) if results[i] is None else _sum(results[i], g, create_graph)
+
+    seeds = [_seed(out, g, create_graph) for out, g in zip(outputs, grad_outputs)]
+    with enable_grad() if create_graph else _nothing():
+        sweep(outputs, seeds, deliver, create_graph if retain_graph is None else retain_graph, create_graph)
+    for i, r in enumerate(results):
+        if r is None and not allow_unused:
+            raise RuntimeError(f"grad: input {i} (shape {inputs[i].shape}) was not used to compute the outputs; "
+                               "pass allow_unused=True to get None for it")
+    return tuple(results)
+
+
+# ---- the parts of a sweep step --------------------------------------------------------------------
+
+class _nothing:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def _seed(root: Tensor, grad, create_graph: bool):
+    """dL/dL: ones for a one-element loss, else the caller's ``grad`` (the vector in a vector-Jacobian product)."""
+    if grad is None:
+        if root.data.size != 1:
+            raise RuntimeError(
+                f"backward() without a grad argument needs a one-element tensor, but this one has shape "
+                f"{root.shape}; call .sum() or .mean() first, or pass backward(grad) with that shape"
+            )
+        seed = np.ones(root.data.shape, dtype=root.data.dtype)
+    elif isinstance(grad, Tensor) and create_graph:
+        seed = grad if grad.dtype == root.dtype else grad.astype(root.dtype)
+    else:
+        seed = np.asarray(grad.data if isinstance(grad, Tensor) else grad, dtype=root.dtype)
+    if seed.shape != root.shape:
+        raise ValueError(f"backward(grad): grad has shape {seed.shape} but the tensor has shape {root.shape}")
+    return Tensor._from_op(seed, None) if create_graph and not isinstance(seed, Tensor) else seed
+
+
+def _add(a, b):
+    """a + b, never in place (either array may be held elsewhere); 0-d sums stay arrays."""
+    total = a + b
+    return total if isinstance(total, (np.ndarray, Tensor)) else np.asarray(total)
+
+
+def _sum(grad: Tensor, g, create_graph: bool) -> Tensor:
+    """grad + g as a new ``.grad`` Tensor."""
+    return grad + g if create_graph else Tensor._from_op(_add(grad.data, g), None)
+
+
+def _as_grad(g, create_graph: bool) -> Tensor:
+    """A gradient as stored on ``.grad``: a recorded Tensor under create_graph, else a Tensor of its own
+    array (copied when the array might be shared: a view, or passed through unchanged by an op)."""
+    if create_graph:
+        return g
+    return Tensor._from_op(g if g.base is None and g.flags.writeable and g.flags.owndata else g.copy(), None)
+
+
+def _check_usable(tensor: Tensor):
+    node = tensor._node
+    if node.saved is None:
+        raise RuntimeError(f"backward through {type(node).__name__}: {FREED}")
+    if tensor._version or tuple(map(_version, node.inputs)) != node.versions:
+        _check_saved_unchanged(tensor)
+
+
+def _check_saved_unchanged(tensor: Tensor):
+    """Refuse a node whose saved arrays were changed in place after the forward pass (PyTorch's rule).
+
+    Every in-place change bumps a tensor's ``_version``; the node remembered its inputs' versions when it
+    ran, and its output started at version 0. Only a changed tensor whose array the node saved matters.
+    """
+    node = tensor._node
+    changed = [(f"input {i}", t) for i, (t, v) in enumerate(zip(node.inputs, node.versions)) if t._version != v]
+    if tensor._version:
+        changed.append(("its output", tensor))
+    for which, t in changed:
+        if any(s is not None and np.may_share_memory(s, t.data) for s in node.saved):
+            raise RuntimeError(
+                f"one of the tensors needed for gradient computation has been modified by an inplace operation: "
+                f"{which} of {type(node).__name__} (shape {t.shape}) is at version {t._version}, but {type(node).__name__} "
+                "saved it at the forward pass; compute the loss again after changing it, or change a copy (t.clone())")
+
+
+def _input_grads(node, output: Tensor, g, create_graph: bool) -> tuple:
+    """Run the node's backward: on arrays, or under ``create_graph`` on Tensors (a primitive whose backward
+    is written for both), and check that it returned one gradient of the right shape per input."""
+    if not create_graph:
+        grads = node.backward(node, g)
+    elif getattr(node, "differentiable_backward", False):
+        grads = _backward_on_tensors(node, output, g)
+    else:  # a Function written for arrays only: its gradient is right, but a constant to what follows
+        grads = node.backward(node, g.data)
+    if type(grads) is not tuple:
+        grads = _as_gradient_tuple(node, grads)
+    if len(grads) != len(node.inputs):
+        _check_gradient_count(node, grads)
+    return tuple(_checked(node, i, parent, pg, create_graph) for i, (parent, pg) in enumerate(zip(node.inputs, grads)))
+
+
+def _checked(node, i, parent, pg, create_graph):
+    """One input's gradient: None where none is wanted; the input's dtype and shape; nan/inf caught
+    under detect_anomaly."""
+    if pg is None or not node.needs_input_grad[i]:
+        return None
+    data = parent.data
+    if create_graph:
+        if not isinstance(pg, Tensor):
+            pg = Tensor._from_op(np.asarray(pg, dtype=data.dtype), None)
+        elif pg.dtype != data.dtype:
+            pg = pg.astype(data.dtype)
+        array = pg.data
+    else:
+        if type(pg) is not np.ndarray or pg.dtype != data.dtype:
+            pg = np.asarray(pg.data if isinstance(pg, Tensor) else pg, dtype=data.dtype)
+        array = pg
+    if array.shape != data.shape:
+        raise RuntimeError(f"{type(node).__name__}.backward returned a gradient of shape {array.shape} "
+                           f"for an input of shape {data.shape}")
+    if _state["anomaly"]:
+        check_anomaly(node, array, "backward")
+    return pg
+
+
+def _backward_on_tensors(node, output: Tensor, g: Tensor):
+    """Call ``node.backward`` with Tensors: each saved array becomes the tensor it belongs to (an input or
+    the output, so the gradient's graph reaches them) or else a constant."""
+    owners = {id(t.data): t for t in (*node.inputs, output)}
+    arrays = node.saved
+    node.saved = tuple(s if s is None or id(s) not in owners else owners[id(s)] for s in arrays)
+    node.saved = tuple(Tensor._from_op(s, None) if isinstance(s, np.ndarray) else s for s in node.saved)
+    try:
+        return node.backward(node, g)
+    finally:
+        node.saved = arrays
+
+
+def _as_gradient_tuple(node, grads) -> tuple:
+    """What ``backward`` returned as one gradient per input; a wrong count is an error, never silently cut."""
+    name, n = type(node).__name__, len(node.inputs)
+    if isinstance(grads, list):
+        raise TypeError(f"{name}.backward returned a list; return a tuple with one gradient per input "
+                        f"({n} here), e.g. return gx, gy")
+    if n != 1:
+        raise RuntimeError(f"{name}.backward returned one gradient, but forward took {n} inputs; return a tuple "
+                           "with one gradient (or None) per input")
+    return (grads,)
+
+
+def _check_gradient_count(node, grads: tuple):
+    extra = grads[len(node.inputs):]
+    if len(grads) < len(node.inputs) or any(g is not None for g in extra):
+        raise RuntimeError(f"{type(node).__name__}.backward returned {len(grads)} gradients, but forward took "
+                           f"{len(node.inputs)} inputs; return exactly one gradient (or None) per input")
