@@ -1,5 +1,6 @@
-"""Every differentiable op's backward agrees with finite differences (gradcheck), on hypothesis-drawn
-shapes (broadcasting and size-1 axes included) and float64 values away from kinks and domain edges.
+"""Every differentiable op's backward agrees with finite differences (gradcheck), and so does the
+derivative of its backward (gradgradcheck), on hypothesis-drawn shapes (broadcasting, size-1 axes,
+0-d and negative axes included) and float64 values away from kinks and domain edges.
 
 One table drives it all: each row names an op, draws its inputs and says how to apply it. Each row
 also checks the forward value against the plain NumPy reference.
@@ -298,7 +299,8 @@ def test_float32_inputs_give_float32_values_and_gradients(name, data):
 
 
 def test_every_primitive_is_in_the_table():
-    """Each Function subclass in ops.py is exercised by at least one row above."""
+    """Each Function subclass in ops.py is exercised by at least one row above, so each has its first-order
+    (gradcheck), second-order (gradgradcheck) and PyTorch rows."""
     import inspect
 
     primitives = {n for n, c in vars(ops).items() if inspect.isclass(c) and issubclass(c, tg.Function)
@@ -330,3 +332,14 @@ def test_fused_linear_equals_its_composition_in_value_and_gradients(case):
     out_composed.backward(seed)
     for f, c in zip(fused, composed):
         np.testing.assert_allclose(f.grad.data, c.grad.data, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", sorted(OPS))
+@given(data=st.data())
+def test_second_derivatives_match_finite_differences_of_first(name, data):
+    """Every primitive is differentiable twice: gradgradcheck differentiates the recorded backward pass
+    (with respect to the inputs and to the upstream gradient) and compares with finite differences."""
+    strategy, fn, _ = OPS[name]
+    arrays_, options = _split(data.draw(strategy, label="inputs"))
+    tensors = tuple(leaf(a) for a in arrays_)
+    assert tg.gradgradcheck(lambda *ts: fn(*ts, *options), tensors)

@@ -218,8 +218,10 @@ class Function:
         # map with attrgetter rather than comprehensions: no extra frame per call on Python 3.11
         ctx.needs_input_grad = needs = tuple(map(_requires_grad, inputs))
         out = cls.forward(ctx, *map(_data, inputs), **options)
-        if type(out) is not np.ndarray:
-            out = _as_output(cls, out)
+        if type(out) is not np.ndarray:  # a NumPy scalar (0-d results): the same value as a 0-d array,
+            array = _as_output(cls, out)  # also where forward saved it, so the saved output stays the output
+            ctx.saved = tuple(array if s is out else s for s in ctx.saved)
+            out = array
         record = True in needs and _state["grad_enabled"]
         if record or _state["anomaly"]:
             ctx.inputs = inputs

@@ -130,7 +130,8 @@ class Pow(Primitive):
     """z = x ** y (broadcasting; y a constant number or a tensor).
 
     dz/dx = y * x^(y-1).  At y = 0, z = 1 is constant, so dz/dx = 0 -- but 0 * 0^(-1) would be nan at
-    x = 0, so the exponent y - 1 is replaced by 1 where y = 0 (0 * x^1 = 0).
+    x = 0, so there (and only there: elsewhere the formula must stay a function of y, to be differentiated
+    again) the exponent y - 1 is replaced by 1 (0 * 0^1 = 0).
     dz/dy = x^y * ln x = z * ln x.  At x = 0 with y >= 0, z * ln x is 0 * -inf; the limit is 0
     (PyTorch's convention too), so those elements get 0.
     """
@@ -149,11 +150,11 @@ class Pow(Primitive):
         x, y, z = ctx.saved
         gx = gy = None
         if ctx.needs_input_grad[0]:
-            if y.ndim == 0 and y.item() != 0:  # a number exponent: the common case, x**2, x**-1, x**0.5
+            if y.ndim == 0 and not ctx.needs_input_grad[1] and y.item() != 0:  # a constant number: x**2, x**-1
                 p = y.item()
-                gx = g * (p * x ** (p - 1))
+                gx = g * x ** (p - 1) * p  # g first: g * x^(p-1) may be finite where p * x^(p-1) is not
             else:
-                gx = unbroadcast(g * (y * x ** np.where(y == 0, 1, y - 1)), x.shape)
+                gx = unbroadcast(g * (y * x ** np.where((y == 0) & (x == 0), 1, y - 1)), x.shape)
         if ctx.needs_input_grad[1]:
             with np.errstate(divide="ignore", invalid="ignore"):  # the 0 * -inf at x = 0 is replaced just below
                 z_log_x = z * np.log(x)
@@ -577,7 +578,7 @@ class Transpose(Primitive):
 
     @staticmethod
     def backward(ctx, g):
-        return np.transpose(g, None if ctx.axes is None else np.argsort(ctx.axes))
+        return np.transpose(g, None if ctx.axes is None else tuple(np.argsort(ctx.axes)))
 
 
 class Expand(Primitive):

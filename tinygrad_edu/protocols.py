@@ -54,7 +54,7 @@ _FUNCTIONS = {
     np.var: lambda a, axis=None, keepdims=False, ddof=0: a.var(axis=axis, keepdims=keepdims, correction=ddof),
     np.std: lambda a, axis=None, keepdims=False, ddof=0: a.std(axis=axis, keepdims=keepdims, correction=ddof),
     np.reshape: lambda a, shape: a.reshape(shape),
-    np.transpose: lambda a, axes=None: a.transpose(*(axes or ())),
+    np.transpose: lambda a, axes=None: a.transpose(*(() if axes is None else axes)),
     np.swapaxes: lambda a, axis1, axis2: a.swapaxes(axis1, axis2),
     np.squeeze: lambda a, axis=None: a.squeeze(axis),
     np.expand_dims: lambda a, axis: a.unsqueeze(axis),
