@@ -88,10 +88,11 @@ def _torch_names(method):
 
     @functools.wraps(method)
     def wrapper(self, *args, **kwargs):
-        if "dim" in kwargs:
-            kwargs["axis"] = kwargs.pop("dim")
-        if "keepdim" in kwargs:
-            kwargs["keepdims"] = kwargs.pop("keepdim")
+        for torch_name, name in (("dim", "axis"), ("keepdim", "keepdims")):
+            if torch_name in kwargs:
+                if name in kwargs:
+                    raise TypeError(f"{method.__name__}: got both {name}= and {torch_name}= (the same argument)")
+                kwargs[name] = kwargs.pop(torch_name)
         return method(self, *args, **kwargs)
 
     return wrapper
@@ -110,12 +111,12 @@ class Tensor(PythonProtocols):
     ``Tensor.from_numpy(array)`` shares the array instead of copying it.
     """
 
-    __slots__ = ("__weakref__", "_data", "_node", "_requires_grad", "_retains_grad", "_versions", "grad")
+    __slots__ = ("__weakref__", "_data", "_grad", "_node", "_requires_grad", "_retains_grad", "_versions")
     __array_priority__ = 1000  # so ndarray + Tensor calls Tensor.__radd__
 
     def __init__(self, data, requires_grad=False, dtype=None):
         self._data = _as_array(data, dtype)
-        self.grad = None
+        self._grad = None
         self._node = None
         self._retains_grad = False
         self._versions = [0]  # the version counter, in a list that views of this tensor share
@@ -127,7 +128,7 @@ class Tensor(PythonProtocols):
     def _from_op(cls, data, node):
         """The output of a primitive: ``node`` is its graph node, or None when nothing needs a gradient."""
         t = cls.__new__(cls)
-        t._data, t.grad, t._node, t._retains_grad, t._versions = data, None, node, False, [0]
+        t._data, t._grad, t._node, t._retains_grad, t._versions = data, None, node, False, [0]
         t._requires_grad = node is not None
         return t
 
@@ -148,7 +149,27 @@ class Tensor(PythonProtocols):
     def data(self, value):
         """An array (or Tensor) is stored as it is; a list or number takes the current dtype."""
         value = value.data if isinstance(value, Tensor) else value
-        self._data = _as_array(value, None if isinstance(value, np.ndarray) else self._data.dtype, copy=False)
+        array = _as_array(value, None if isinstance(value, np.ndarray) else self._data.dtype, copy=False)
+        if self._requires_grad and array.dtype.kind != _FLOAT_KINDS:
+            raise TypeError(f"cannot store {array.dtype} data in a tensor that requires grad (gradients need "
+                            "floating-point numbers); convert it first, e.g. array.astype(np.float32)")
+        self._data = array
+
+    @property
+    def grad(self):
+        """The accumulated gradient: a Tensor of this tensor's shape and dtype, or None."""
+        return self._grad
+
+    @grad.setter
+    def grad(self, value):
+        if value is not None:
+            if not isinstance(value, Tensor):
+                raise TypeError(f"assigned grad must be a Tensor or None, got {type(value).__name__} (to reset it, "
+                                "assign None, not 0)")
+            if value.shape != self._data.shape or value.dtype != self._data.dtype:
+                raise ValueError(f"assigned grad has shape {value.shape} and dtype {value.dtype}, but the tensor has "
+                                 f"shape {self.shape} and dtype {self.dtype}")
+        self._grad = value
 
     @property
     def requires_grad(self) -> bool:
@@ -227,8 +248,11 @@ class Tensor(PythonProtocols):
         return self
 
     def detach(self) -> Tensor:
-        """The same data (shared), cut off from the graph (no gradient flows through it)."""
-        return Tensor._from_op(self._data, None)
+        """The same data (shared), cut off from the graph (no gradient flows through it). It shares the
+        version count too, so an in-place change through it is still caught by backward."""
+        t = Tensor._from_op(self._data, None)
+        t._versions = self._versions
+        return t
 
     def retain_grad(self):
         """Keep ``.grad`` on this intermediate tensor after backward (leaves always keep theirs)."""
@@ -261,6 +285,8 @@ class Tensor(PythonProtocols):
         return ops.Mul.apply(*_operands(other, self))
 
     def __neg__(self):
+        if self._data.dtype.kind in "ub":  # -x of unsigned integers wraps around (NumPy and PyTorch alike)
+            return Tensor._from_op(np.negative(self._data), None)
         return self * -1
 
     def __sub__(self, other):
@@ -346,6 +372,14 @@ class Tensor(PythonProtocols):
 
     __hash__ = object.__hash__
 
+    def all(self, axis=None) -> Tensor:
+        """True where every element (along ``axis``) is nonzero; a boolean tensor, not differentiable."""
+        return Tensor._from_op(np.asarray(np.all(self._data, axis=axis)), None)
+
+    def any(self, axis=None) -> Tensor:
+        """True where some element (along ``axis``) is nonzero; a boolean tensor, not differentiable."""
+        return Tensor._from_op(np.asarray(np.any(self._data, axis=axis)), None)
+
     def sign(self) -> Tensor:
         """-1, 0 or 1 by the sign of each element; a constant (its derivative is 0 wherever it exists)."""
         return Tensor._from_op(np.sign(self._data), None)
@@ -417,10 +451,14 @@ class Tensor(PythonProtocols):
         return ops.Tanh.apply(self._floating())
 
     def clip(self, lo=None, hi=None):
-        """Values limited to [lo, hi] (either may be None); gradient 1 inside and at the bounds."""
+        """Values limited to [lo, hi] (either may be None); gradient 1 inside and at the bounds. A float
+        bound on an integer tensor gives float32 (PyTorch's promotion)."""
         if lo is None and hi is None:
             raise ValueError("clip: give at least one of the bounds lo (min) and hi (max)")
-        return ops.Clip.apply(self, lo=lo, hi=hi)
+        if isinstance(lo, Tensor) or isinstance(hi, Tensor):
+            raise TypeError("clip: the bounds must be numbers; for tensor bounds use x.maximum(lo).minimum(hi)")
+        x = self._floating() if isinstance(lo, float) or isinstance(hi, float) else self
+        return ops.Clip.apply(x, lo=lo, hi=hi)
 
     def clamp(self, min=None, max=None):  # noqa: A002 - PyTorch's argument names
         """PyTorch's name for ``clip(min, max)``."""
@@ -449,8 +487,15 @@ class Tensor(PythonProtocols):
 
     @_torch_names
     def std(self, axis=None, keepdims=False, correction=1):
-        """Standard deviation: sqrt(var(...))."""
-        return self.var(axis=axis, keepdims=keepdims, correction=correction).sqrt()
+        """Standard deviation: sqrt(var(...)). Where all values are equal (var = 0) sqrt has no derivative;
+        the gradient there is 0, as PyTorch's, so standardising a constant column stays finite."""
+        var = self.var(axis=axis, keepdims=keepdims, correction=correction)
+        constant = var.data == 0
+        if not constant.any():
+            return var.sqrt()
+        from .creation import where
+
+        return where(constant, 0.0, where(constant, 1.0, var).sqrt())
 
     def _count(self, axis, name) -> int:
         axes = ops._normalize_axis(axis, self.ndim)
@@ -562,7 +607,7 @@ class Tensor(PythonProtocols):
         elif isinstance(index, tuple):
             index = tuple(i.data if isinstance(i, Tensor) else i for i in index)
         elif isinstance(index, list):
-            index = np.asarray(index)
+            index = np.asarray(index, dtype=np.intp if len(index) == 0 else None)
         return ops.GetItem.apply(self, index=index)
 
     # ---- constructors -------------------------------------------------------------------------

@@ -106,8 +106,8 @@ def backward(root: Tensor, grad=None, retain_graph=None, create_graph=False, vis
         if tensor._node is None:
             if tensor.requires_grad:
                 tensor.grad = _as_grad(g, create_graph) if tensor.grad is None else _sum(tensor.grad, g, create_graph)
-        elif tensor._retains_grad:
-            tensor.grad = _as_grad(g, create_graph) if not create_graph else g
+        elif tensor._retains_grad:  # retained gradients accumulate over sweeps like a leaf's
+            tensor.grad = _as_grad(g, create_graph) if tensor.grad is None else _sum(tensor.grad, g, create_graph)
 
     with enable_grad() if create_graph else _nothing():
         sweep([root], [seed], deliver, create_graph if retain_graph is None else retain_graph, create_graph, visit)

@@ -152,14 +152,14 @@ def tanh(x: Tensor) -> Tensor:
     return x.tanh()
 
 
-def softmax(x: Tensor, axis: int = -1) -> Tensor:
-    """e^x / sum(e^x) along ``axis``."""
-    return x.softmax(axis)
+def softmax(x: Tensor, axis: int = -1, *, dim=None) -> Tensor:
+    """e^x / sum(e^x) along ``axis`` (``dim=`` is PyTorch's spelling)."""
+    return x.softmax(axis if dim is None else dim)
 
 
-def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
-    """x - logsumexp(x) along ``axis``."""
-    return x.log_softmax(axis)
+def log_softmax(x: Tensor, axis: int = -1, *, dim=None) -> Tensor:
+    """x - logsumexp(x) along ``axis`` (``dim=`` is PyTorch's spelling)."""
+    return x.log_softmax(axis if dim is None else dim)
 
 
 def softplus(x: Tensor) -> Tensor:

@@ -145,9 +145,9 @@ class LeakyReLU(Module):
 class Softmax(Module):
     """e^x / sum(e^x) along ``axis`` (PyTorch calls it ``dim``)."""
 
-    def __init__(self, axis: int = -1):
+    def __init__(self, axis: int = -1, *, dim=None):
         super().__init__()
-        self.axis = axis
+        self.axis = axis if dim is None else dim
 
     def forward(self, x):
         return x.softmax(self.axis)
@@ -159,9 +159,9 @@ class Softmax(Module):
 class LogSoftmax(Module):
     """x - logsumexp(x) along ``axis``: log-probabilities, stable for any finite x."""
 
-    def __init__(self, axis: int = -1):
+    def __init__(self, axis: int = -1, *, dim=None):
         super().__init__()
-        self.axis = axis
+        self.axis = axis if dim is None else dim
 
     def forward(self, x):
         return x.log_softmax(self.axis)

@@ -1,0 +1,106 @@
+"""Habits a PyTorch user brings, each from a case a new user tried: detach shares the version count,
+.grad assignments are checked, std of a constant column has a finite gradient, retained gradients
+accumulate, both argument spellings at once are refused, unsigned arithmetic wraps, dim= everywhere."""
+
+import numpy as np
+import pytest
+
+import tinygrad_edu as tg
+import tinygrad_edu.nn.functional as F
+from tinygrad_edu import Tensor, nn
+
+
+def test_an_inplace_change_through_detach_is_caught_at_backward():
+    w = Tensor([1.0, 2.0, 3.0], requires_grad=True)
+    y = (w * w).sum()
+    d = w.detach()
+    d += 1
+    with pytest.raises(RuntimeError, match="modified by an inplace operation: input . of Mul"):
+        y.backward()
+
+
+@pytest.mark.parametrize("value, error, pattern", [
+    (0, TypeError, "assigned grad must be a Tensor or None, got int"),
+    (np.ones(2), TypeError, "assigned grad must be a Tensor or None, got ndarray"),
+    (Tensor([1.0, 2.0, 3.0]), ValueError, r"assigned grad has shape \(3,\) and dtype float32, but the tensor has "
+                                          r"shape \(2,\) and dtype float32"),
+    (Tensor(np.ones(2)), ValueError, "dtype float64, but the tensor has shape \\(2,\\) and dtype float32"),
+])
+def test_assigning_a_wrong_grad_is_refused_when_it_is_made(value, error, pattern):
+    p = Tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(error, match=pattern):
+        p.grad = value
+    assert p.grad is None
+
+
+def test_integer_data_cannot_be_stored_in_a_tensor_that_requires_grad():
+    p = nn.Parameter(np.zeros(2, dtype=np.float32))
+    with pytest.raises(TypeError, match="cannot store int64 data in a tensor that requires grad"):
+        p.data = np.array([1, 2])
+    assert p.dtype == np.float32
+
+
+def test_std_of_a_constant_column_has_a_zero_gradient_as_pytorch():
+    data = np.array([[1.0, 2.0], [1.0, 5.0], [1.0, -1.0]])
+    x = Tensor(data, requires_grad=True)
+    x.std(axis=0).backward(np.array([1.0, 1.0]))
+    np.testing.assert_array_equal(x.grad.data[:, 0], 0.0)  # the constant column
+    centred = data[:, 1] - data[:, 1].mean()
+    np.testing.assert_allclose(x.grad.data[:, 1], centred / (2 * np.std(data[:, 1], ddof=1)))
+    x.grad = None
+    ((x - x.mean(axis=0)) / (x.std(axis=0) + 1e-5)).backward(np.arange(6.0).reshape(3, 2))
+    assert np.isfinite(x.grad.data).all()
+
+
+def test_retained_gradients_accumulate_over_backward_calls_as_pytorch():
+    w = Tensor([1.0, 2.0], requires_grad=True)
+    h = (w * 2).retain_grad()
+    y = (h * h).sum()
+    y.backward(retain_graph=True)
+    y.backward()
+    np.testing.assert_array_equal(h.grad.data, [8.0, 16.0])
+
+
+@pytest.mark.parametrize("call", [lambda x: x.sum(axis=0, dim=1), lambda x: x.mean(keepdims=True, keepdim=False)])
+def test_both_spellings_of_one_argument_are_refused(call):
+    with pytest.raises(TypeError, match="got both (axis= and dim=|keepdims= and keepdim=)"):
+        call(Tensor(np.ones((2, 3))))
+
+
+def test_unsigned_integer_arithmetic_wraps_around_as_numpy_and_pytorch():
+    img = Tensor(np.array([0, 1, 200], dtype=np.uint8))
+    np.testing.assert_array_equal((255 - img).data, [255, 254, 55])
+    np.testing.assert_array_equal((img - 128).data, np.array([0, 1, 200], np.uint8) - np.uint8(128))
+    assert (-img).dtype == np.uint8
+
+
+def test_inplace_graph_value_into_a_view_is_refused_rather_than_lost():
+    w = Tensor([1.0, 2.0], requires_grad=True)
+    buf = tg.zeros(2, 2)
+    row = buf[0]
+    with pytest.raises(RuntimeError, match="into a view .* is not supported"):
+        row += w
+    np.testing.assert_array_equal(buf.data, 0.0)
+
+
+def test_all_and_any_exist_as_the_truth_value_message_suggests():
+    t = Tensor([1.0, 0.0])
+    assert not bool(t.all()) and bool(t.any())
+    assert (t == t).all()
+
+
+def test_indexing_with_an_empty_list_picks_nothing():
+    x = Tensor(np.arange(3.0), requires_grad=True)
+    assert x[[]].shape == (0,)
+
+
+def test_clip_of_an_integer_tensor_with_float_bounds_is_float32():
+    assert Tensor([1, 5]).clip(0, 2.5).dtype == np.float32
+    assert Tensor([1, 5]).clip(0, 2).dtype == np.int64
+
+
+def test_softmax_layers_and_functions_accept_dim():
+    x = Tensor(np.random.default_rng(0).standard_normal((2, 3)))
+    for out, reference in ((F.softmax(x, dim=0), x.softmax(axis=0)), (F.log_softmax(x, dim=0), x.log_softmax(0)),
+                           (nn.Softmax(dim=0)(x), x.softmax(0))):
+        np.testing.assert_array_equal(out.data, reference.data)
