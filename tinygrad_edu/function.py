@@ -35,8 +35,14 @@ import numpy as np
 
 from .tensor import Tensor
 
-_state = {"grad_enabled": True, "anomaly": False}
-_requires_grad, _data, _version = (operator.attrgetter(name) for name in ("_requires_grad", "_data", "_version"))
+_state = {"grad_enabled": True, "anomaly": False, "mutations": 0}
+_requires_grad, _data = operator.attrgetter("_requires_grad"), operator.attrgetter("_data")
+
+
+def mutation() -> int:
+    """Tick the clock of in-place changes and return its new time (see ``Tensor._version``)."""
+    _state["mutations"] += 1
+    return _state["mutations"]
 
 
 class no_grad:
@@ -225,7 +231,7 @@ class Function:
         record = True in needs and _state["grad_enabled"]
         if record or _state["anomaly"]:
             ctx.inputs = inputs
-            ctx.versions = tuple(map(_version, inputs))  # backward checks that saved inputs were not changed
+            ctx.made_at = _state["mutations"]  # backward checks that nothing it saved was changed after this
             if _state["anomaly"]:
                 ctx.created_at = _user_frame()
                 check_anomaly(ctx, out, "forward")

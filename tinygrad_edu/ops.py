@@ -435,7 +435,7 @@ class Sum(Primitive):
 
     @staticmethod
     def backward(ctx, g):
-        return np.broadcast_to(g.reshape(ctx.kept_shape), ctx.shape)  # Expand: the adjoint of Sum
+        return expand(g.reshape(ctx.kept_shape), ctx.shape)
 
 
 class Max(Primitive):
@@ -579,6 +579,16 @@ class Transpose(Primitive):
     @staticmethod
     def backward(ctx, g):
         return np.transpose(g, None if ctx.axes is None else tuple(np.argsort(ctx.axes)))
+
+
+def expand(g, shape):
+    """g copied along its size-1 and missing leading axes to ``shape``: Sum's backward, on arrays or
+    (recorded, as Expand) on Tensors."""
+    if isinstance(g, Tensor):
+        return Expand.apply(g, shape=shape)
+    out = np.empty(shape, dtype=g.dtype)  # (np.broadcast_to costs more in Python overhead than this copy)
+    out[...] = g
+    return out
 
 
 class Expand(Primitive):

@@ -73,14 +73,29 @@ def _constant(value, like: Tensor) -> Tensor:
 
 def _operands(a, b) -> tuple[Tensor, Tensor]:
     """Both operands of a binary op as Tensors of one dtype (numbers adapt; NumPy arrays are copied)."""
+    if isinstance(a, Tensor) and isinstance(b, Tensor) and a._data.dtype is b._data.dtype:  # the common case
+        return a, b
     if not isinstance(a, Tensor):
         a = _constant(a, b) if isinstance(a, _NUMBERS) else Tensor(a)
     if not isinstance(b, Tensor):
         b = _constant(b, a) if isinstance(b, _NUMBERS) else Tensor(b)
-    if a.data.dtype != b.data.dtype:
-        dtype = result_dtype(a.data.dtype, b.data.dtype)
+    if a._data.dtype != b._data.dtype:
+        dtype = result_dtype(a._data.dtype, b._data.dtype)
         a, b = a.astype(dtype, copy=False), b.astype(dtype, copy=False)
     return a, b
+
+
+def _torch_spelling(name, axis, keepdims, dim, keepdim):
+    """PyTorch's ``dim=`` / ``keepdim=`` as ``axis`` / ``keepdims`` (giving both spellings is an error)."""
+    if dim is not None:
+        if axis is not None:
+            raise TypeError(f"{name}: got both axis= and dim= (the same argument)")
+        axis = dim
+    if keepdim is not None:
+        if keepdims:
+            raise TypeError(f"{name}: got both keepdims= and keepdim= (the same argument)")
+        keepdims = keepdim
+    return axis, keepdims
 
 
 def _torch_names(method):
@@ -119,7 +134,7 @@ class Tensor(PythonProtocols):
         self._grad = None
         self._node = None
         self._retains_grad = False
-        self._versions = [0]  # the version counter, in a list that views of this tensor share
+        self._versions = [0, 0]  # [changes so far, when the last one happened]: a list views of it share
         self._requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
@@ -128,7 +143,7 @@ class Tensor(PythonProtocols):
     def _from_op(cls, data, node):
         """The output of a primitive: ``node`` is its graph node, or None when nothing needs a gradient."""
         t = cls.__new__(cls)
-        t._data, t._grad, t._node, t._retains_grad, t._versions = data, None, node, False, [0]
+        t._data, t._grad, t._node, t._retains_grad, t._versions = data, None, node, False, [0, 0]
         t._requires_grad = node is not None
         return t
 
@@ -183,13 +198,17 @@ class Tensor(PythonProtocols):
     @property
     def _version(self) -> int:
         """How many in-place changes this tensor's values have had (optimizer steps included); views made by
-        reshape, transpose or indexing share the count with the tensor they view, as in PyTorch. A node
-        remembers its inputs' versions, and backward refuses one whose saved values changed since."""
+        reshape, transpose or indexing share the count with the tensor they view, as in PyTorch.
+
+        Every change is also numbered on a package-wide clock (``function.mutations``): a node remembers
+        the clock when it ran, so backward knows at once whether anything changed since, and if so,
+        which of the node's tensors (those changed later than the node was made)."""
         return self._versions[0]
 
     @_version.setter
     def _version(self, value: int):
         self._versions[0] = value
+        self._versions[1] = function.mutation()
 
     shape = property(lambda self: self._data.shape, doc="Tuple of axis lengths.")
     ndim = property(lambda self: self._data.ndim, doc="Number of axes.")
@@ -465,8 +484,10 @@ class Tensor(PythonProtocols):
         return self.clip(min, max)
 
     # ---- reductions ---------------------------------------------------------------------------
-    @_torch_names
-    def sum(self, axis=None, keepdims=False):
+    def sum(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        """Sum over ``axis`` (None: all; an int or a tuple, negatives allowed)."""
+        if dim is not None or keepdim is not None:
+            axis, keepdims = _torch_spelling("sum", axis, keepdims, dim, keepdim)
         return ops.Sum.apply(self, axis=axis, keepdims=keepdims)
 
     @_torch_names
@@ -634,4 +655,4 @@ class Tensor(PythonProtocols):
 
 # The engine is one unit that refers to itself in a circle: a Tensor method calls a primitive (ops),
 # a primitive's apply (function.py) makes a Tensor. The circle closes here, once the class exists.
-from . import autograd, ops, random  # noqa: E402
+from . import autograd, function, ops, random  # noqa: E402

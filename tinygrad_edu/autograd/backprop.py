@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..function import _state, _version, check_anomaly, enable_grad
+from ..function import _state, check_anomaly, enable_grad, no_grad
 from ..tensor import Tensor
 
 FREED = ("this part of the graph was already used by a backward pass, which freed the arrays it saved; "
@@ -54,12 +54,15 @@ def topological_order(roots, leaves: bool = False) -> list:
     return order
 
 
-def sweep(roots, seeds, deliver, retain_graph=False, create_graph=False, visit=None):
-    """Backpropagate ``seeds`` (dL/droot for each root) through the graph; ``deliver(tensor, grad)``
-    receives every leaf's gradient (once per path reaching it) and every op output's complete gradient."""
+def sweep(roots, seeds, deliver, retain_graph=False, create_graph=False, visit=None, watched=()):
+    """Backpropagate ``seeds`` (dL/droot for each root) through the graph. ``deliver(tensor, grad)``
+    receives every leaf's gradient (once per path reaching it) and the complete gradient of each op
+    output that is in ``watched`` (ids) or retains its grad."""
     order = topological_order(roots)
     for tensor in order:  # checked before any gradient moves, so a refused sweep changes nothing
-        _check_usable(tensor)
+        node = tensor._node
+        if node.saved is None or node.made_at != _state["mutations"]:  # freed, or something changed since
+            _check_usable(tensor)
     pending = {}  # id(tensor) -> the sum of the gradients its consumers have sent so far
     for root, seed in zip(roots, seeds):
         if root._node is None:
@@ -70,13 +73,14 @@ def sweep(roots, seeds, deliver, retain_graph=False, create_graph=False, visit=N
         g = pending.pop(id(tensor), None)
         if g is None:  # nothing downstream sent a gradient here
             continue
-        deliver(tensor, g)
+        if tensor._retains_grad or id(tensor) in watched:
+            deliver(tensor, g)
         node = tensor._node
         input_grads = _input_grads(node, tensor, g, create_graph)
         if visit is not None:
             visit(node, g, input_grads)
-        for parent, parent_grad in zip(node.inputs, input_grads):
-            if parent_grad is None:
+        for parent, parent_grad, needed in zip(node.inputs, input_grads, node.needs_input_grad):
+            if parent_grad is None or not needed:
                 continue
             if parent._node is None:
                 deliver(parent, parent_grad)
@@ -101,16 +105,27 @@ def backward(root: Tensor, grad=None, retain_graph=None, create_graph=False, vis
         raise RuntimeError("backward() on a tensor that does not require grad: no input of the computation "
                            "had requires_grad=True (or it ran inside no_grad)")
     seed = _seed(root, grad, create_graph)
+    retain_graph = create_graph if retain_graph is None else retain_graph
+    if create_graph:
+        with enable_grad():
+            sweep([root], [seed], _accumulate_recorded, retain_graph, True, visit)
+    else:
+        sweep([root], [seed], _accumulate, retain_graph, False, visit)
 
-    def deliver(tensor, g):
-        if tensor._node is None:
-            if tensor.requires_grad:
-                tensor.grad = _as_grad(g, create_graph) if tensor.grad is None else _sum(tensor.grad, g, create_graph)
-        elif tensor._retains_grad:  # retained gradients accumulate over sweeps like a leaf's
-            tensor.grad = _as_grad(g, create_graph) if tensor.grad is None else _sum(tensor.grad, g, create_graph)
 
-    with enable_grad() if create_graph else _nothing():
-        sweep([root], [seed], deliver, create_graph if retain_graph is None else retain_graph, create_graph, visit)
+def _accumulate(tensor: Tensor, g: np.ndarray):
+    """tensor.grad += g, into a new array (the old one may be held elsewhere). The engine's gradients have
+    the tensor's shape and dtype by construction, so ``._grad`` is set without the user-facing checks."""
+    if tensor._node is None and tensor._requires_grad:
+        tensor._grad = _as_grad(g, False) if tensor._grad is None else _sum(tensor._grad, g, False)
+    elif tensor._retains_grad:  # the array goes on down the sweep: the retained .grad gets a copy
+        tensor._grad = Tensor._from_op(g.copy(), None) if tensor._grad is None else _sum(tensor._grad, g, False)
+
+
+def _accumulate_recorded(tensor: Tensor, g: Tensor):
+    """tensor.grad += g, recorded (under create_graph)."""
+    if tensor._node is None and tensor._requires_grad or tensor._retains_grad:
+        tensor._grad = g if tensor._grad is None else tensor._grad + g
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=False) -> tuple:
@@ -159,8 +174,9 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
             results[i] = _as_grad(g, create_graph) if results[i] is None else _sum(results[i], g, create_graph)
 
     seeds = [_seed(out, g, create_graph) for out, g in zip(outputs, grad_outputs)]
-    with enable_grad() if create_graph else _nothing():
-        sweep(outputs, seeds, deliver, create_graph if retain_graph is None else retain_graph, create_graph)
+    retain_graph = create_graph if retain_graph is None else retain_graph
+    with enable_grad() if create_graph else no_grad():  # first order: nothing to record
+        sweep(outputs, seeds, deliver, retain_graph, create_graph, watched=wanted)
     for i, r in enumerate(results):
         if r is None and not allow_unused:
             raise RuntimeError(f"grad: input {i} (shape {inputs[i].shape}) was not used to compute the outputs; "
@@ -170,14 +186,6 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
 
 # ---- the parts of a sweep step --------------------------------------------------------------------
 
-class _nothing:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
-
-
 def _seed(root: Tensor, grad, create_graph: bool):
     """dL/dL: ones for a one-element loss, else the caller's ``grad`` (the vector in a vector-Jacobian product)."""
     if grad is None:
@@ -186,7 +194,7 @@ def _seed(root: Tensor, grad, create_graph: bool):
                 f"backward() without a grad argument needs a one-element tensor, but this one has shape "
                 f"{root.shape}; call .sum() or .mean() first, or pass backward(grad) with that shape"
             )
-        seed = np.ones(root.data.shape, dtype=root.data.dtype)
+        seed = np.ones(root.shape, dtype=root.dtype)
     elif isinstance(grad, Tensor) and create_graph:
         seed = grad if grad.dtype == root.dtype else grad.astype(root.dtype)
     else:
@@ -212,26 +220,26 @@ def _as_grad(g, create_graph: bool) -> Tensor:
     array (copied when the array might be shared: a view, or passed through unchanged by an op)."""
     if create_graph:
         return g
-    return Tensor._from_op(g if g.base is None and g.flags.writeable and g.flags.owndata else g.copy(), None)
+    return Tensor._from_op(g if g.base is None and g.flags.writeable else g.copy(), None)
 
 
 def _check_usable(tensor: Tensor):
     node = tensor._node
     if node.saved is None:
         raise RuntimeError(f"backward through {type(node).__name__}: {FREED}")
-    if tensor._version or tuple(map(_version, node.inputs)) != node.versions:
-        _check_saved_unchanged(tensor)
+    _check_saved_unchanged(tensor)
 
 
 def _check_saved_unchanged(tensor: Tensor):
     """Refuse a node whose saved arrays were changed in place after the forward pass (PyTorch's rule).
 
-    Every in-place change bumps a tensor's ``_version``; the node remembered its inputs' versions when it
-    ran, and its output started at version 0. Only a changed tensor whose array the node saved matters.
+    Every in-place change bumps a tensor's ``_version`` and stamps it with the time on the package's
+    clock of changes; the node remembered that clock when it ran. Only a tensor changed later, whose
+    array the node saved, matters.
     """
     node = tensor._node
-    changed = [(f"input {i}", t) for i, (t, v) in enumerate(zip(node.inputs, node.versions)) if t._version != v]
-    if tensor._version:
+    changed = [(f"input {i}", t) for i, t in enumerate(node.inputs) if t._versions[1] > node.made_at]
+    if tensor._versions[1] > node.made_at:
         changed.append(("its output", tensor))
     for which, t in changed:
         if any(s is not None and np.may_share_memory(s, t.data) for s in node.saved):
@@ -251,16 +259,40 @@ def _input_grads(node, output: Tensor, g, create_graph: bool) -> tuple:
     else:  # a Function written for arrays only: its gradient is right, but a constant to what follows
         grads = node.backward(node, g.data)
     if type(grads) is not tuple:
-        grads = _as_gradient_tuple(node, grads)
+        grads = (grads,) if len(node.inputs) == 1 and type(grads) is not list else _as_gradient_tuple(node, grads)
     if len(grads) != len(node.inputs):
         _check_gradient_count(node, grads)
-    return tuple(_checked(node, i, parent, pg, create_graph) for i, (parent, pg) in enumerate(zip(node.inputs, grads)))
+    if len(grads) > 1 and not create_graph:
+        grads = _distinct(grads)
+    if not create_graph and not _state["anomaly"]:
+        # the usual case, checked without building anything: arrays of the inputs' dtypes and shapes
+        for parent, pg in zip(node.inputs, grads):
+            if pg is not None and (type(pg) is not np.ndarray or pg.dtype is not parent._data.dtype
+                                   or pg.shape != parent._data.shape):
+                break
+        else:
+            return grads
+    return tuple(_checked(node, parent, pg, needed, create_graph)
+                 for parent, pg, needed in zip(node.inputs, grads, node.needs_input_grad))
 
 
-def _checked(node, i, parent, pg, create_graph):
+def _distinct(grads: tuple) -> tuple:
+    """One array handed to two inputs (x + y passes g to both) is copied for the second, so that no two
+    leaves' ``.grad`` share an array."""
+    if len(grads) == 2:
+        return grads if grads[0] is not grads[1] or grads[0] is None else (grads[0], grads[0].copy())
+    seen = set()
+    distinct = []
+    for pg in grads:
+        distinct.append(pg.copy() if pg is not None and id(pg) in seen else pg)
+        seen.add(id(pg))
+    return tuple(distinct)
+
+
+def _checked(node, parent, pg, needed, create_graph):
     """One input's gradient: None where none is wanted; the input's dtype and shape; nan/inf caught
     under detect_anomaly."""
-    if pg is None or not node.needs_input_grad[i]:
+    if pg is None or not needed:
         return None
     data = parent.data
     if create_graph:

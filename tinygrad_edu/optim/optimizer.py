@@ -117,9 +117,9 @@ class Optimizer:
 
     def _scratch(self, p, count: int = 1) -> list:
         """``count`` work arrays shaped like ``p``, allocated once and reused by every step."""
-        work = self._work.get(p)
-        if work is None or len(work) < count or work[0].shape != p.data.shape or work[0].dtype != p.data.dtype:
-            work = [np.empty_like(p.data) for _ in range(max(count, len(work or ())))]
+        work, theta = self._work.get(p), p.data
+        if work is None or len(work) < count or work[0].shape != theta.shape or work[0].dtype != theta.dtype:
+            work = [np.empty_like(theta) for _ in range(max(count, len(work or ())))]
             self._work[p] = work
         return work
 
