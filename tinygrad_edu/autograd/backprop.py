@@ -82,6 +82,9 @@ def sweep(roots, seeds, deliver, retain_graph=False, create_graph=False, visit=N
         for parent, parent_grad, needed in zip(node.inputs, input_grads, node.needs_input_grad):
             if parent_grad is None or not needed:
                 continue
+            if type(parent_grad) is not np.ndarray or parent_grad.dtype is not parent._data.dtype \
+                    or parent_grad.shape != parent._data.shape or create_graph or _state["anomaly"]:
+                parent_grad = _checked(node, parent, parent_grad, create_graph)  # converted, or a clear error
             if parent._node is None:
                 deliver(parent, parent_grad)
             elif id(parent) in pending:  # the chain rule: a tensor used twice gets the sum of both gradients
@@ -251,7 +254,7 @@ def _check_saved_unchanged(tensor: Tensor):
 
 def _input_grads(node, output: Tensor, g, create_graph: bool) -> tuple:
     """Run the node's backward: on arrays, or under ``create_graph`` on Tensors (a primitive whose backward
-    is written for both), and check that it returned one gradient of the right shape per input."""
+    is written for both), and check that it returned one gradient (or None) per input."""
     if not create_graph:
         grads = node.backward(node, g)
     elif getattr(node, "differentiable_backward", False):
@@ -262,25 +265,15 @@ def _input_grads(node, output: Tensor, g, create_graph: bool) -> tuple:
         grads = (grads,) if len(node.inputs) == 1 and type(grads) is not list else _as_gradient_tuple(node, grads)
     if len(grads) != len(node.inputs):
         _check_gradient_count(node, grads)
-    if len(grads) > 1 and not create_graph:
-        grads = _distinct(grads)
-    if not create_graph and not _state["anomaly"]:
-        # the usual case, checked without building anything: arrays of the inputs' dtypes and shapes
-        for parent, pg in zip(node.inputs, grads):
-            if pg is not None and (type(pg) is not np.ndarray or pg.dtype is not parent._data.dtype
-                                   or pg.shape != parent._data.shape):
-                break
-        else:
-            return grads
-    return tuple(_checked(node, parent, pg, needed, create_graph)
-                 for parent, pg, needed in zip(node.inputs, grads, node.needs_input_grad))
+    if create_graph:  # recorded Tensors are never written in place: sharing one is harmless
+        return grads
+    if len(grads) == 2 and grads[0] is grads[1] and grads[0] is not None:  # x + y passes g to both
+        return grads[0], grads[0].copy()  # so that no two leaves' .grad share an array
+    return _distinct(grads) if len(grads) > 2 else grads
 
 
 def _distinct(grads: tuple) -> tuple:
-    """One array handed to two inputs (x + y passes g to both) is copied for the second, so that no two
-    leaves' ``.grad`` share an array."""
-    if len(grads) == 2:
-        return grads if grads[0] is not grads[1] or grads[0] is None else (grads[0], grads[0].copy())
+    """One array handed to several inputs is copied for all but the first."""
     seen = set()
     distinct = []
     for pg in grads:
@@ -289,11 +282,9 @@ def _distinct(grads: tuple) -> tuple:
     return tuple(distinct)
 
 
-def _checked(node, parent, pg, needed, create_graph):
-    """One input's gradient: None where none is wanted; the input's dtype and shape; nan/inf caught
-    under detect_anomaly."""
-    if pg is None or not needed:
-        return None
+def _checked(node, parent, pg, create_graph):
+    """One input's gradient as the input's dtype (an array, or a Tensor under create_graph), its shape
+    checked, nan/inf caught under detect_anomaly."""
     data = parent.data
     if create_graph:
         if not isinstance(pg, Tensor):

@@ -61,9 +61,10 @@ class Adam(Optimizer):
         beta1, beta2 = (float(b) for b in group["betas"])
         amsgrad = group["amsgrad"]
         for p in group["params"]:
-            if p.grad is None:
+            grad = p.grad
+            if grad is None:
                 continue
-            theta, g = p.data, p.grad.data
+            theta, g = p.data, grad.data
             state = self.state.get(p)
             if state is None:
                 state = self.state[p] = {"step": 0, "exp_avg": np.zeros_like(theta),

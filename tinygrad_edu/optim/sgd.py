@@ -53,9 +53,10 @@ class SGD(Optimizer):
         lr, momentum = float(group["lr"]), float(group["momentum"])
         decay, dampening, nesterov = float(group["weight_decay"]), float(group["dampening"]), group["nesterov"]
         for p in group["params"]:
-            if p.grad is None:
+            grad = p.grad
+            if grad is None:
                 continue
-            theta, g = p.data, p.grad.data
+            theta, g = p.data, grad.data
             work = self._scratch(p, 2 if (decay and nesterov) else 1)
             if decay:
                 np.multiply(theta, decay, out=work[0])
