@@ -59,15 +59,12 @@ def result_dtype(a: np.dtype, b: np.dtype) -> np.dtype:
 def _constant(value, like: Tensor) -> Tensor:
     """A Python or NumPy number as a 0-d constant beside ``like``: it takes ``like``'s dtype, except
     that a float beside an integer tensor is float32 (so int64 tensor + 0.1 is float32, as in PyTorch)."""
-    kind = like.dtype.kind
-    if kind == _FLOAT_KINDS:
-        dtype = like.dtype
-    elif isinstance(value, (float, np.floating)):
-        dtype = np.float32
-    elif kind == "b" and not isinstance(value, (bool, np.bool_)):
-        dtype = np.int64
-    else:
-        dtype = like.dtype
+    dtype = like._data.dtype
+    if dtype.kind != _FLOAT_KINDS:
+        if isinstance(value, (float, np.floating)):
+            dtype = np.float32
+        elif dtype.kind == "b" and not isinstance(value, (bool, np.bool_)):
+            dtype = np.int64
     return Tensor._from_op(np.asarray(value, dtype=dtype), None)
 
 
@@ -209,6 +206,13 @@ class Tensor(PythonProtocols):
     def _version(self, value: int):
         self._versions[0] = value
         self._versions[1] = function.mutation()
+
+    def _changed_in_place(self):
+        """``_version += 1`` in one call, for the optimizers' loops over every parameter."""
+        clock = function._state
+        clock["mutations"] += 1
+        self._versions[0] += 1
+        self._versions[1] = clock["mutations"]
 
     shape = property(lambda self: self._data.shape, doc="Tuple of axis lengths.")
     ndim = property(lambda self: self._data.ndim, doc="Number of axes.")

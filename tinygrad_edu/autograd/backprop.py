@@ -73,7 +73,7 @@ def sweep(roots, seeds, deliver, retain_graph=False, create_graph=False, visit=N
         g = pending.pop(id(tensor), None)
         if g is None:  # nothing downstream sent a gradient here
             continue
-        if tensor._retains_grad or id(tensor) in watched:
+        if tensor._retains_grad or watched and id(tensor) in watched:
             deliver(tensor, g)
         node = tensor._node
         input_grads = _input_grads(node, tensor, g, create_graph)
@@ -87,10 +87,12 @@ def sweep(roots, seeds, deliver, retain_graph=False, create_graph=False, visit=N
                 parent_grad = _checked(node, parent, parent_grad, create_graph)  # converted, or a clear error
             if parent._node is None:
                 deliver(parent, parent_grad)
-            elif id(parent) in pending:  # the chain rule: a tensor used twice gets the sum of both gradients
-                pending[id(parent)] = _add(pending[id(parent)], parent_grad)
+                continue
+            key = id(parent)
+            if key in pending:  # the chain rule: a tensor used twice gets the sum of both gradients
+                pending[key] = _add(pending[key], parent_grad)
             else:
-                pending[id(parent)] = parent_grad
+                pending[key] = parent_grad
         if not retain_graph:  # release the saved arrays as soon as the node is done
             node.saved, node.inputs = None, ()
 
@@ -120,7 +122,10 @@ def _accumulate(tensor: Tensor, g: np.ndarray):
     """tensor.grad += g, into a new array (the old one may be held elsewhere). The engine's gradients have
     the tensor's shape and dtype by construction, so ``._grad`` is set without the user-facing checks."""
     if tensor._node is None and tensor._requires_grad:
-        tensor._grad = _as_grad(g, False) if tensor._grad is None else _sum(tensor._grad, g, False)
+        if tensor._grad is None:  # the first gradient: kept as it is unless the array may be shared
+            tensor._grad = Tensor._from_op(g if g.base is None and g.flags.writeable else g.copy(), None)
+        else:
+            tensor._grad = _sum(tensor._grad, g, False)
     elif tensor._retains_grad:  # the array goes on down the sweep: the retained .grad gets a copy
         tensor._grad = Tensor._from_op(g.copy(), None) if tensor._grad is None else _sum(tensor._grad, g, False)
 
@@ -197,7 +202,7 @@ def _seed(root: Tensor, grad, create_graph: bool):
                 f"backward() without a grad argument needs a one-element tensor, but this one has shape "
                 f"{root.shape}; call .sum() or .mean() first, or pass backward(grad) with that shape"
             )
-        seed = np.ones(root.shape, dtype=root.dtype)
+        seed = np.ones(root._data.shape, dtype=root._data.dtype)
     elif isinstance(grad, Tensor) and create_graph:
         seed = grad if grad.dtype == root.dtype else grad.astype(root.dtype)
     else:
@@ -261,19 +266,19 @@ def _input_grads(node, output: Tensor, g, create_graph: bool) -> tuple:
         grads = _backward_on_tensors(node, output, g)
     else:  # a Function written for arrays only: its gradient is right, but a constant to what follows
         grads = node.backward(node, g.data)
+    n = len(node.inputs)
     if type(grads) is not tuple:
-        grads = (grads,) if len(node.inputs) == 1 and type(grads) is not list else _as_gradient_tuple(node, grads)
-    if len(grads) != len(node.inputs):
+        grads = (grads,) if n == 1 and type(grads) is not list else _as_gradient_tuple(node, grads)
+    elif len(grads) != n:
         _check_gradient_count(node, grads)
-    if create_graph:  # recorded Tensors are never written in place: sharing one is harmless
-        return grads
-    if len(grads) == 2 and grads[0] is grads[1] and grads[0] is not None:  # x + y passes g to both
-        return grads[0], grads[0].copy()  # so that no two leaves' .grad share an array
-    return _distinct(grads) if len(grads) > 2 else grads
+    if n > 1 and not create_graph and len(set(map(id, grads))) < n:  # x + y passes the same g to both
+        grads = _distinct(grads)
+    return grads
 
 
 def _distinct(grads: tuple) -> tuple:
-    """One array handed to several inputs is copied for all but the first."""
+    """One array handed to several inputs is copied for all but the first, so that no two leaves' ``.grad``
+    share an array (recorded Tensors under create_graph are never written in place, so they may)."""
     seen = set()
     distinct = []
     for pg in grads:

@@ -72,7 +72,7 @@ class Adam(Optimizer):
             if amsgrad and "max_exp_avg_sq" not in state:
                 state["max_exp_avg_sq"] = np.zeros_like(theta)
             decay_through_gradient = decay and not self.decoupled_weight_decay
-            work = self._scratch(p, 2 if decay_through_gradient else 1)
+            work = self._scratch(p, theta, 2 if decay_through_gradient else 1)
             tmp = work[0]
             state["step"] += 1
             t = state["step"]
@@ -104,7 +104,7 @@ class Adam(Optimizer):
             np.divide(m, tmp, out=tmp)
             tmp *= lr * c / (1.0 - beta1 ** t)
             theta -= tmp
-            p._version += 1
+            p._changed_in_place()  # _version += 1
 
 
 class AdamW(Adam):

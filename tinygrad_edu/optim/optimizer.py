@@ -115,9 +115,9 @@ class Optimizer:
     def _update_group(self, group: dict):
         raise NotImplementedError
 
-    def _scratch(self, p, count: int = 1) -> list:
-        """``count`` work arrays shaped like ``p``, allocated once and reused by every step."""
-        work, theta = self._work.get(p), p.data
+    def _scratch(self, p, theta, count: int = 1) -> list:
+        """``count`` work arrays shaped like ``theta`` (p's array), allocated once and reused by every step."""
+        work = self._work.get(p)
         if work is None or len(work) < count or work[0].shape != theta.shape or work[0].dtype != theta.dtype:
             work = [np.empty_like(theta) for _ in range(max(count, len(work or ())))]
             self._work[p] = work

@@ -57,7 +57,7 @@ class SGD(Optimizer):
             if grad is None:
                 continue
             theta, g = p.data, grad.data
-            work = self._scratch(p, 2 if (decay and nesterov) else 1)
+            work = self._scratch(p, theta, 2 if (decay and nesterov) else 1)
             if decay:
                 np.multiply(theta, decay, out=work[0])
                 np.add(g, work[0], out=work[0])
@@ -85,4 +85,4 @@ class SGD(Optimizer):
                     g = buf
             np.multiply(g, lr, out=work[0])
             theta -= work[0]
-            p._version += 1
+            p._changed_in_place()  # _version += 1
