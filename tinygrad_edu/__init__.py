@@ -9,15 +9,14 @@
 [[0.0], [0.0]]
 """
 
-# Tensor first: function.py and ops.py import it while the package loads.
-from .tensor import Tensor  # noqa: I001
+from . import autograd, data, nn, optim, viz
+from .creation import arange, cat, eye, ones, ones_like, stack, tensor, where, zeros, zeros_like
 from .function import (AnomalyError, Function, detect_anomaly, enable_grad, is_grad_enabled, no_grad,
                        set_grad_enabled)
-from .creation import arange, cat, eye, ones, ones_like, stack, tensor, where, zeros, zeros_like
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 from .random import manual_seed
 from .serialization import load, save
-from . import autograd, data, nn, optim, viz
+from .tensor import Tensor
 
 __all__ = ["AnomalyError", "Function", "GradcheckError", "Tensor", "arange", "autograd", "cat", "data",
            "detect_anomaly", "enable_grad", "eye", "gradcheck", "gradgradcheck", "is_grad_enabled", "load", "manual_seed", "nn",

@@ -33,8 +33,6 @@ import traceback
 
 import numpy as np
 
-from .tensor import Tensor
-
 _state = {"grad_enabled": True, "anomaly": False, "mutations": 0}
 _requires_grad, _data = operator.attrgetter("_requires_grad"), operator.attrgetter("_data")
 
@@ -242,3 +240,9 @@ class Function:
 
     def __repr__(self):
         return f"<{type(self).__name__} node>"
+
+
+# The engine's one import cycle closes here: Tensor's methods call the primitives, and apply() above
+# makes Tensors. Everything in this module is defined by now, so tensor.py (which imports the engine
+# at its own end) finds it complete, whichever module of the package is imported first.
+from .tensor import Tensor  # noqa: E402
