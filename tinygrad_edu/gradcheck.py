@@ -4,7 +4,9 @@ For a scalar L(x), (L(x + eps) - L(x - eps)) / (2 eps) approaches dL/dx with err
 with float64 and eps = 1e-6 it agrees with a correct backward to about 1e-8. ``gradcheck`` turns a
 tensor-valued ``fn`` into a scalar with a fixed random projection, L = sum(fn(*inputs) * r), whose
 gradient is the vector-Jacobian product that ``backward(r)`` computes; a random r exercises every
-output element, so any wrong row of the Jacobian shows up.
+output element, so any wrong row of the Jacobian shows up. When ``fn``'s output has one element no
+projection is needed (r = 1): the numbers compared are the gradient itself, the ones ``backward()``
+puts in ``.grad``. The error message says which of the two it compared.
 
 A checker that is itself wrong is worse than none: it either blames a correct backward or blesses
 a wrong one. So ``gradcheck`` is careful about three things.
@@ -21,7 +23,8 @@ a wrong one. So ``gradcheck`` is careful about three things.
   as it was, even when ``fn`` raises halfway. The ``.grad`` of any other tensor the backward pass
   reaches (a layer's weight used inside ``fn``) is restored too.
 * **What it says when it fails.** The message names the input, its shape, the worst element and
-  both values, then how many elements disagree and, when it can tell, the pattern (nothing reached
+  both values, what those values are the derivatives of (fn's output itself, or its projection on r,
+  with the line that rebuilds r), then how many elements disagree and, when it can tell, the pattern (nothing reached
   this input, a constant factor, nan from backward).
 """
 
@@ -147,8 +150,25 @@ def _numeric(fn, inputs, i, projection, eps) -> np.ndarray:
     return numeric
 
 
-def _failure(i, shape, analytic, numeric, atol, rtol):
-    """The GradcheckError for input ``i``, or None when every element is within tolerance."""
+def _projection(shape, seed):
+    """The r of L = sum(fn(*inputs) * r), and the words that tell a reader what the compared numbers are.
+
+    A one-element output needs no projection (r = 1): the compared numbers are then the gradient the
+    learner sees in ``.grad`` after ``fn(*inputs).backward()``. Otherwise r is random, fixed by ``seed``,
+    and the message gives the line that rebuilds it, so ``backward(r)`` reproduces the analytic values.
+    """
+    if math.prod(shape) == 1:
+        return np.ones(shape), "the gradient of fn's one-element output itself"
+    words = (f"derivatives of sum(fn(*inputs) * r) for a fixed random r of shape {shape}, "
+             f"r = np.random.default_rng({seed}).standard_normal({shape}), what backward(r) computes")
+    return np.random.default_rng(seed).standard_normal(shape), words
+
+
+def _failure(i, shape, analytic, numeric, atol, rtol, compared="the gradient"):
+    """The GradcheckError for input ``i``, or None when every element is within tolerance.
+
+    ``compared`` says what the two numbers are derivatives of (see :func:`_projection`).
+    """
     with np.errstate(invalid="ignore"):
         excess = np.abs(analytic - numeric) - (atol + rtol * np.abs(numeric))
         bad = ~(excess <= 0) | ~np.isfinite(analytic)  # nan counts as a disagreement
@@ -158,7 +178,7 @@ def _failure(i, shape, analytic, numeric, atol, rtol):
     where = tuple(int(w) for w in worst)
     a, n = analytic[worst], numeric[worst]
     message = (f"gradcheck failed for input {i} (shape {shape}) at element {where}: analytic {a:.8g} vs numeric "
-               f"{n:.8g} (tolerance {atol} + {rtol} * |numeric| = {atol + rtol * abs(n):.3g}, |difference| "
+               f"{n:.8g} ({compared}; tolerance {atol} + {rtol} * |numeric| = {atol + rtol * abs(n):.3g}, |difference| "
                f"{abs(a - n):.3g}); {int(bad.sum())} of {bad.size} elements of input {i} disagree")
     hint = _pattern(analytic[bad], numeric[bad])
     if hint:
@@ -195,7 +215,9 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0) -> bool:
     ``inputs`` is a tuple of float64 Tensors with requires_grad=True, of any shape (0-d and empty
     included) and any memory layout (views, transposes, negative strides, read-only arrays).
     Returns True, or raises GradcheckError for the first input whose worst element violates
-    |analytic - numeric| <= atol + rtol * |numeric|. Afterwards every input holds the same array
+    |analytic - numeric| <= atol + rtol * |numeric|. When ``fn``'s output has one element the compared
+    numbers are its gradient, as ``backward()`` gives it; otherwise they are the gradient of
+    sum(fn(*inputs) * r) for a random r fixed by ``seed``, and the message shows how to rebuild r. Afterwards every input holds the same array
     object with the same values and the same ``.grad`` as before, whether the check passed, failed
     or ``fn`` raised.
 
@@ -215,14 +237,14 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0) -> bool:
     try:
         with no_grad():
             out = _call(fn, inputs)
-        projection = np.random.default_rng(seed).standard_normal(out.shape)
+        projection, compared = _projection(out.shape, seed)
         analytic = _analytic(fn, inputs, projection)
         for saved in borrowed.values():  # the finite differences start from the caller's values
             saved.reset_values()
         with no_grad():
             for i, t in enumerate(inputs):
                 numeric = _numeric(fn, inputs, i, projection, eps)
-                error = _failure(i, t.shape, analytic[i], numeric, atol, rtol)
+                error = _failure(i, t.shape, analytic[i], numeric, atol, rtol, compared)
                 if error is not None:
                     raise error
     finally:
