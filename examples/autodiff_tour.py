@@ -3,6 +3,9 @@ finite differences, and what a wrong backward looks like.
 
     python examples/autodiff_tour.py            # add --svg graph.svg to draw the graph (needs Graphviz)
 
+Without Graphviz the tour runs all the same: the graph is printed as a text tree, and --svg says
+that no picture was drawn and why.
+
 The expression is one layer of a network and a squared error:
 
     loss = sum((sigmoid(x @ W + b) - target) ** 2)
@@ -75,11 +78,16 @@ def main(argv=None):
     loss = layer_loss(x, target, W, b)
     print(f"loss = sum((sigmoid(x @ W + b) - target) ** 2) = {loss.item():.6f}")
 
-    section("1. the recorded graph (Graphviz DOT text)")
+    section("1. the recorded graph")
     names = {"x": x, "target": target, "W": W, "b": b}
+    print(tg.viz.to_text(loss, names=names))
+    print("\nthe same graph as Graphviz DOT text (paste it into any Graphviz viewer):")
     print(tg.viz.to_dot(loss, names=names))
     if args.svg:
-        print(f"drawn into {tg.viz.render(loss, args.svg, names=names)}")
+        try:
+            print(f"drawn into {tg.viz.render(loss, args.svg, names=names)}")
+        except tg.viz.GraphvizNotFoundError as missing:
+            print(f"no picture drawn into {args.svg}: {missing}; the text tree above shows the same graph")
 
     section("2. the backward sweep, node by node")
     tg.viz.trace_backward(loss, retain_graph=True)

@@ -53,3 +53,28 @@ def test_tour_draws_the_graph_with_dot(tmp_path):
     svg = tmp_path / "tour.svg"
     run_tour("--svg", str(svg))
     assert "<svg" in svg.read_text()
+
+
+def test_tour_prints_the_graph_as_a_text_tree(output):
+    tree = output.split("=== 1.")[1].split("the same graph as Graphviz DOT text")[0]
+    assert "Sum () float64 value 1.302\n`-- Pow (2, 2) float64\n" in tree
+    assert "\n    |   |       |   |-- x: constant (2, 3) float64 requires_grad=False\n" in tree
+    assert "\n    |   |       |   `-- W: leaf (3, 2) float64 requires_grad=True\n" in tree
+
+
+def test_tour_without_graphviz_asked_for_a_picture_says_so_and_goes_on(tmp_path, monkeypatch, capsys):
+    import importlib.util
+
+    from tinygrad_edu import viz
+
+    spec = importlib.util.spec_from_file_location("autodiff_tour", TOUR)
+    tour = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tour)
+    monkeypatch.setattr(viz.shutil, "which", lambda name: None)  # where render looks for 'dot'
+    svg = tmp_path / "tour.svg"
+    tour.main(["--svg", str(svg)])
+    printed = capsys.readouterr().out
+    assert f"no picture drawn into {svg}: rendering needs the Graphviz 'dot' program" in printed
+    assert "the text tree above shows the same graph" in printed
+    assert "=== 4. a wrong backward under gradcheck" in printed  # the tour went on to the end
+    assert not svg.exists()

@@ -146,20 +146,25 @@ def test_jupyter_hook_gives_svg_for_an_op_output_and_none_for_a_leaf():
     assert x._repr_svg_() is None
 
 
-def test_jupyter_hook_returns_none_without_dot(tmp_path, monkeypatch):
-    monkeypatch.setenv("PATH", str(tmp_path))
-    loss, *_ = small_layer()
-    assert loss._repr_svg_() is None
+def test_jupyter_hook_shows_the_text_tree_without_dot(monkeypatch):
+    monkeypatch.setattr(viz.shutil, "which", lambda name: None)
+    loss, x, *_ = small_layer()
+    svg = loss._repr_svg_()
+    assert svg.startswith("<svg") and svg.endswith("</svg>")
+    shown = [re.sub(r"<[^>]+>", "", row) for row in re.findall(r"<text [^>]*>.*?</text>", svg)]
+    assert shown == viz.to_text(loss).splitlines()
+    assert x._repr_svg_() is None
 
 
-def test_jupyter_hook_returns_none_when_dot_fails(monkeypatch):
+def test_jupyter_hook_shows_the_text_tree_when_dot_fails(monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("dot crashed")
 
     monkeypatch.setattr(viz.shutil, "which", lambda name: "/usr/bin/dot")
     monkeypatch.setattr(viz, "_run_dot", broken)
     loss, *_ = small_layer()
-    assert loss._repr_svg_() is None
+    svg = loss._repr_svg_()
+    assert svg.startswith("<svg") and "Sum () float32" in svg and "dot crashed" not in svg
 
 
 # ---- trace_backward ---------------------------------------------------------------------------

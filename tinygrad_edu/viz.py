@@ -1,4 +1,5 @@
-"""Seeing the inside: the recorded graph as Graphviz DOT text or a picture, and a trace of the backward sweep.
+"""Seeing the inside: the recorded graph as a text tree, as Graphviz DOT text or a picture, and a trace of
+the backward sweep.
 
 Every op output remembers its graph node (``tensor.grad_fn``) and every node remembers its inputs,
 so the whole computation behind a tensor can be drawn: tensor boxes (shape, dtype, and after a
@@ -7,6 +8,14 @@ backward the gradient's norm) joined through op ellipses (the Function's name).
 >>> import tinygrad_edu as tg
 >>> x = tg.Tensor([1.0, 2.0], requires_grad=True)
 >>> loss = (x * x).sum()
+>>> print(to_text(loss, names={"x": x}))
+Sum () float32 value 5
+`-- Mul (2,) float32
+    |-- [1] x: leaf (2,) float32 requires_grad=True
+    `-- [1] x (shown above)
+
+The text tree needs nothing installed. The same graph as DOT, for Graphviz:
+
 >>> print(to_dot(loss, names={"x": x}))
 digraph tinygrad_edu {
   node [fontname="Helvetica", fontsize=11];
@@ -51,10 +60,11 @@ from .tensor import Tensor
 from .viz_plots import plot_digit_grid, plot_training_curves
 
 __all__ = ["BackwardStep", "GraphvizNotFoundError", "plot_digit_grid", "plot_training_curves", "render", "to_dot",
-           "trace_backward"]
+           "to_text", "trace_backward"]
 
 _FORMATS = ("svg", "png", "pdf")
 _REPR_MAX_TENSORS = 400  # beyond this a notebook shows the plain repr rather than wait for dot
+_TEXT_KEEP_LEVELS = 24  # a tree deeper than this keeps only its innermost indentation (a 100 000-op chain)
 _COLORS = {"parameter": "#cfe2ff", "leaf": "#f5f5f5", "output": "#ffe0b2", "op": "#eeeeee"}
 
 
@@ -128,6 +138,107 @@ def to_dot(tensor: Tensor, show_grad: bool = True, names: dict | None = None) ->
     return _dot_from_order(autograd.topological_order(tensor, leaves=True), show_grad, names)
 
 
+# ---- the graph as a text tree ------------------------------------------------------------------
+
+_FREED_NOTE = ("(inputs freed by backward: a plain backward() releases the graph as it goes; "
+               "call backward(retain_graph=True) to keep it for viewing)")
+
+
+def _text_label(tensor: Tensor, name: str | None) -> str:
+    node = tensor._node
+    if node is None:
+        kind = "leaf" if tensor.requires_grad else "constant"
+        label = f"{kind} {tensor.shape} {tensor.dtype} requires_grad={tensor.requires_grad}"
+    else:
+        label = f"{type(node).__name__} {tensor.shape} {tensor.dtype}"
+    if tensor.data.size == 1:
+        label += f" value {tensor.data.item():.4g}"
+    if node is not None and node.saved is None:
+        label += " -- inputs freed by backward"
+    return f"{name}: {label}" if name else label
+
+
+def to_text(tensor: Tensor, names: dict | None = None) -> str:
+    """The graph recorded behind ``tensor`` as an indented text tree; needs no Graphviz.
+
+    One line per tensor: the op that made it (its Function's name), its shape and dtype, and for a
+    one-element tensor its value. Below each op output, indented, come its inputs in argument order.
+    Tensors the user made are ``leaf`` (``requires_grad=True``: gradients accumulate into it) or
+    ``constant`` (``requires_grad=False``). ``names`` maps labels to tensors, e.g. ``names={"w": w}``.
+
+    A tensor used more than once (a shared subgraph, or ``x * x``) gets a number ``[k]``: its subtree
+    is written the first time and later uses say ``[k] (shown above)``, so the text grows with the
+    number of tensors, not with the number of paths through the graph. The walk uses an explicit stack
+    (a chain of 100 000 ops needs no recursion), and past 24 levels only the innermost indentation is
+    kept, behind a ``(depth n)`` marker. After a plain ``backward()`` the nodes it used no longer
+    hold their inputs; such a node is marked and the tree says how to keep the graph.
+
+    >>> import numpy as np, tinygrad_edu as tg
+    >>> w = tg.Tensor(np.ones((3, 2)), requires_grad=True)
+    >>> h = (tg.Tensor(np.ones((4, 3))) @ w).tanh()
+    >>> print(to_text((h + h.exp()).sum(), names={"w": w, "h": h}))
+    Sum () float64 value 29.6
+    `-- Add (4, 2) float64
+        |-- [1] h: Tanh (4, 2) float64
+        |   `-- MatMul (4, 2) float64
+        |       |-- constant (4, 3) float64 requires_grad=False
+        |       `-- w: leaf (3, 2) float64 requires_grad=True
+        `-- Exp (4, 2) float64
+            `-- [1] h (shown above)
+    """
+    if not isinstance(tensor, Tensor):
+        raise TypeError(f"to_text expects a Tensor, got {type(tensor).__name__}")
+    name_of = {id(t): n for n, t in (names or {}).items()}
+    uses = {}
+    for t in autograd.topological_order(tensor, leaves=True):
+        if t._node is not None:
+            for parent in t._node.inputs:
+                uses[id(parent)] = uses.get(id(parent), 0) + 1
+    number, lines, freed = {}, [], False
+    # (tensor, indentation of its line, connector, depth); children are pushed last-first so they pop in order
+    stack = [(tensor, "", "", 0)]
+    while stack:
+        t, indent, connector, depth = stack.pop()
+        name = name_of.get(id(t))
+        marker = f"(depth {depth}) " if depth > _TEXT_KEEP_LEVELS else ""
+        key = id(t)
+        if key in number:
+            lines.append(f"{marker}{indent}{connector}[{number[key]}] {name or 'tensor'} (shown above)")
+            continue
+        tag = ""
+        if uses.get(key, 0) > 1:
+            number[key] = len(number) + 1
+            tag = f"[{number[key]}] "
+        lines.append(f"{marker}{indent}{connector}{tag}{_text_label(t, name)}")
+        node = t._node
+        if node is None:
+            continue
+        freed = freed or node.saved is None
+        child_indent = indent + ("" if not connector else ("    " if connector == "`-- " else "|   "))
+        if depth + 1 > _TEXT_KEEP_LEVELS and child_indent:
+            child_indent = child_indent[4:]  # every level is 4 characters wide
+        inputs = node.inputs
+        for position in range(len(inputs) - 1, -1, -1):
+            last = position == len(inputs) - 1
+            stack.append((inputs[position], child_indent, "`-- " if last else "|-- ", depth + 1))
+    if freed:
+        lines.append(_FREED_NOTE)
+    return "\n".join(lines)
+
+
+def _text_svg(text: str) -> str:
+    """``text`` as an SVG picture of monospaced lines: what a notebook shows when Graphviz is missing."""
+    from xml.sax.saxutils import escape
+
+    lines = text.splitlines()
+    width = 16 + 7 * max(len(line) for line in lines)
+    height = 12 + 16 * len(lines)
+    rows = "".join(f'<text x="8" y="{20 + 16 * i}" xml:space="preserve">{escape(line)}</text>'
+                   for i, line in enumerate(lines))
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+            f'font-family="monospace" font-size="12">{rows}</svg>')
+
+
 # ---- rendering with Graphviz ----------------------------------------------------------------
 
 
@@ -137,7 +248,8 @@ def _dot_program() -> str:
         raise GraphvizNotFoundError(
             "rendering needs the Graphviz 'dot' program, which is not on PATH; install Graphviz "
             "(Debian/Ubuntu: apt-get install graphviz; macOS: brew install graphviz; conda: conda install graphviz) "
-            "or use tinygrad_edu.viz.to_dot(tensor) and paste the text into a Graphviz viewer"
+            "or print tinygrad_edu.viz.to_text(tensor) for the graph as a text tree, or paste "
+            "tinygrad_edu.viz.to_dot(tensor) into a Graphviz viewer"
         )
     return dot
 
@@ -173,16 +285,22 @@ def render(tensor: Tensor, path, show_grad: bool = True, names: dict | None = No
 def _repr_svg(tensor: Tensor):
     """SVG of ``tensor``'s graph for Jupyter's rich display, or None to fall back to the text repr.
 
-    None for leaves (their values say more than a one-box graph), for very large graphs, and
-    whenever Graphviz is missing or fails: a display hook must never raise in a notebook.
+    Drawn by Graphviz when ``dot`` is installed and works; otherwise the :func:`to_text` tree as a
+    picture of text, so a notebook without Graphviz still shows the graph. None for leaves (their
+    values say more than a one-box graph) and for very large graphs; a display hook never raises.
     """
-    if tensor._node is None or shutil.which("dot") is None:
+    if tensor._node is None:
         return None
     try:
         order = autograd.topological_order(tensor, leaves=True)
         if len(order) > _REPR_MAX_TENSORS:
             return None
-        return _run_dot(_dot_from_order(order, True, None), "svg", timeout=10).decode()
+        if shutil.which("dot") is not None:
+            try:
+                return _run_dot(_dot_from_order(order, True, None), "svg", timeout=10).decode()
+            except Exception:  # noqa: BLE001 -- a failing dot is shown like a missing one: as text
+                pass
+        return _text_svg(to_text(tensor))
     except Exception:  # noqa: BLE001 -- any failure of an optional display is reported as "no picture"
         return None
 
