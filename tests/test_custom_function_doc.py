@@ -56,7 +56,7 @@ def test_one_gradient_for_two_inputs_is_refused_naming_the_count():
     class OneGradient(MulAdd):
         @staticmethod
         def backward(ctx, g):
-            a, b = ctx.saved
+            _, b = ctx.saved
             return g * (b + 1)
 
     with pytest.raises(RuntimeError, match=r"^OneGradient\.backward returned one gradient, but forward took 2 inputs; "

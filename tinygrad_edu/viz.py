@@ -298,7 +298,7 @@ def _repr_svg(tensor: Tensor):
         if shutil.which("dot") is not None:
             try:
                 return _run_dot(_dot_from_order(order, True, None), "svg", timeout=10).decode()
-            except Exception:  # noqa: BLE001 -- a failing dot is shown like a missing one: as text
+            except Exception:  # noqa: BLE001, S110 -- a failing dot is shown like a missing one: as text
                 pass
         return _text_svg(to_text(tensor))
     except Exception:  # noqa: BLE001 -- any failure of an optional display is reported as "no picture"
