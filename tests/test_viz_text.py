@@ -52,6 +52,8 @@ def test_repeated_sharing_grows_the_text_linearly_not_exponentially():
     lines = viz.to_text(y).splitlines()
     assert len(lines) == 1 + 2 * 60
     assert sum(line.endswith("(shown above)") for line in lines) == 60
+    assert lines[:3] == ["Add (2,) float64", "|-- [1] Add (2,) float64", "|   |-- [2] Add (2,) float64"]
+    assert lines[-2:] == ["|   `-- [2] (shown above)", "`-- [1] (shown above)"]
 
 
 def test_a_chain_of_100000_ops_needs_no_recursion_and_keeps_lines_short():

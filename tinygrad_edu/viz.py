@@ -203,7 +203,7 @@ def to_text(tensor: Tensor, names: dict | None = None) -> str:
         marker = f"(depth {depth}) " if depth > _TEXT_KEEP_LEVELS else ""
         key = id(t)
         if key in number:
-            lines.append(f"{marker}{indent}{connector}[{number[key]}] {name or 'tensor'} (shown above)")
+            lines.append(f"{marker}{indent}{connector}[{number[key]}] {name + ' ' if name else ''}(shown above)")
             continue
         tag = ""
         if uses.get(key, 0) > 1:
