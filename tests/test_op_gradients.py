@@ -12,8 +12,26 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from strategies import arrays, axis_for, distinct_arrays, floats, leaf, shapes
+from window_cases import (
+    batch_norm_case,
+    batch_norm_eval_case,
+    batch_norm_reference,
+    conv2d_case,
+    conv2d_reference,
+    fold_case,
+    fold_reference,
+    layer_norm_case,
+    layer_norm_reference,
+    pad_case,
+    pad_reference,
+    pool_case,
+    pool_reference,
+    unfold_case,
+    unfold_reference,
+)
 
 import tinygrad_edu as tg
+import tinygrad_edu.nn.functional as F
 from tinygrad_edu import ops
 
 
@@ -261,6 +279,21 @@ OPS = {
     "clone": (unary(), lambda a: a.clone(), np.copy),
     "scatter_add": (scatter_case(), lambda a, index, shape: ops.scatter_add(a, index, shape),
                     lambda a, index, shape: ops._scatter_add_arrays(a, index, shape)),
+    # sliding windows: small shapes, every stride / padding / dilation / groups setting drawn
+    "pad": (pad_case(), lambda a, pad, value: F.pad(a, pad, value), pad_reference),
+    "unfold": (unfold_case(), lambda a, k, d, p, s: F.unfold(a, k, d, p, s),
+               lambda a, k, d, p, s: unfold_reference(a, k, d, p, s)),
+    "fold": (fold_case(), lambda a, size, k, d, p, s: F.fold(a, size, k, d, p, s), fold_reference),
+    "conv2d": (conv2d_case(), F.conv2d, conv2d_reference),
+    "max_pool2d": (pool_case(distinct=True), F.max_pool2d,
+                   lambda a, k, s, p: pool_reference(a, k, s, p, np.max, -np.inf)),
+    "avg_pool2d": (pool_case(), F.avg_pool2d, lambda a, k, s, p: pool_reference(a, k, s, p, np.mean, 0.0)),
+    "batch_norm_training": (batch_norm_case(), lambda x, w, b: F.batch_norm(x, None, None, w, b, training=True),
+                            batch_norm_reference),
+    "batch_norm_eval": (batch_norm_eval_case(), lambda x, w, b, m, v: F.batch_norm(x, m, v, w, b),
+                        batch_norm_reference),
+    "layer_norm": (layer_norm_case(), lambda x, w, b, shape: F.layer_norm(x, shape, w, b),
+                   layer_norm_reference),
 }
 
 
@@ -310,7 +343,7 @@ def test_every_primitive_is_in_the_table():
                "Softmax": "softmax", "Sum": "sum", "Max": "max", "MatMul": "matmul", "Linear": "linear", "Reshape": "reshape",
                "Transpose": "transpose", "GetItem": "getitem", "Div": "div", "Sin": "sin", "Cos": "cos",
                "Maximum": "maximum", "Where": "where", "Expand": "expand", "Cat": "cat", "Cast": "clone",
-               "ScatterAdd": "scatter_add"}
+               "ScatterAdd": "scatter_add", "Pad": "pad", "Unfold": "unfold", "Fold": "fold"}
     assert primitives <= set(covered), f"primitives without a gradcheck row: {primitives - set(covered)}"
     assert all(row in OPS for row in covered.values())
 

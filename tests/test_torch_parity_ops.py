@@ -88,6 +88,16 @@ TORCH = {
     "squeeze": lambda a, axis: a.squeeze() if axis is None else a.squeeze(axis),
     "unsqueeze": lambda a, axis: a.unsqueeze(axis), "clone": lambda a: a.clone(),
     "scatter_add": lambda a, index, shape: _scatter_add(a, index, shape),
+    "pad": lambda a, pad, value: torch.nn.functional.pad(a, pad, value=value),
+    "unfold": lambda a, k, d, p, s: torch.nn.functional.unfold(a, k, dilation=d, padding=p, stride=s),
+    "fold": lambda a, size, k, d, p, s: torch.nn.functional.fold(a, size, k, dilation=d, padding=p, stride=s),
+    "conv2d": lambda x, w, b, s, p, d, g: torch.nn.functional.conv2d(x, w, b, stride=s, padding=p, dilation=d, groups=g),
+    "max_pool2d": lambda a, k, s, p: torch.nn.functional.max_pool2d(a, k, stride=s, padding=p),
+    "avg_pool2d": lambda a, k, s, p: torch.nn.functional.avg_pool2d(a, k, stride=s, padding=p),
+    "batch_norm_training": lambda x, w, b: torch.nn.functional.batch_norm(x, None, None, w, b, training=True),
+    "batch_norm_eval": lambda x, w, b, m, v: torch.nn.functional.batch_norm(
+        x, torch.tensor(m, dtype=torch.float64), torch.tensor(v, dtype=torch.float64), w, b),
+    "layer_norm": lambda x, w, b, shape: torch.nn.functional.layer_norm(x, shape, w, b),
 }
 
 

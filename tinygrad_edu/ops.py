@@ -12,7 +12,8 @@ Tensor, NumPy's functions run the Tensor op). A normal ``loss.backward()`` hands
 NumPy, no graph, no extra cost. ``backward(create_graph=True)`` hands it Tensors (``g`` and the saved
 values), so the gradient computation is itself recorded and can be differentiated again. The
 operations that only NumPy had come in adjoint pairs, each the other's backward: Sum and Expand,
-GetItem and ScatterAdd, Reshape and Reshape, Transpose and its inverse.
+GetItem and ScatterAdd, Reshape and Reshape, Transpose and its inverse, Pad and slicing,
+Unfold and Fold (the sliding windows a convolution is built from).
 
 Notation in the derivations: x, y inputs; z the output; g = dL/dz; sums run over the axes named.
 """
@@ -690,3 +691,109 @@ class ScatterAdd(Primitive):
     @staticmethod
     def backward(ctx, g):
         return g[ctx.index]
+
+
+# ---------------------------------------------------------------------------------------------
+# sliding windows: pad and slice, unfold and fold (the adjoint pairs a convolution is built from)
+# ---------------------------------------------------------------------------------------------
+
+
+class Pad(Primitive):
+    """z = x with ``widths[i] = (before, after)`` elements of ``value`` added at both ends of axis i
+    (NumPy's ``np.pad`` order, first axis first; widths >= 0).  The padding is constant, so only the
+    copied interior depends on x:  dL/dx = g[before : before + n] on every axis (slicing is its adjoint).
+
+    >>> Pad.apply(Tensor(np.array([1.0, 2.0])), widths=((1, 2),), value=0.0).tolist()
+    [0.0, 1.0, 2.0, 0.0, 0.0]
+    """
+
+    @staticmethod
+    def forward(ctx, x, widths, value=0.0):
+        ctx.interior = tuple(slice(before, before + n) for (before, _), n in zip(widths, x.shape))
+        return np.pad(x, widths, mode="constant", constant_values=value)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g[ctx.interior]
+
+
+def _window_geometry(height, width, kernel_size, dilation, stride):
+    """Output rows and columns of a sliding window: (n - dilation * (k - 1) - 1) // stride + 1 per axis
+    (the formula of torch.nn.Unfold's documentation, without padding: Pad does that)."""
+    (kh, kw), (dh, dw), (sh, sw) = kernel_size, dilation, stride
+    return (height - dh * (kh - 1) - 1) // sh + 1, (width - dw * (kw - 1) - 1) // sw + 1
+
+
+def _unfold_arrays(x, kernel_size, dilation, stride):
+    n, c = x.shape[:2]
+    (kh, kw), (dh, dw), (sh, sw) = kernel_size, dilation, stride
+    span = (dh * (kh - 1) + 1, dw * (kw - 1) + 1)  # the window's extent on the input, dilation included
+    # windows[n, c, i, j, p, q] = x[n, c, i * sh + p * dh, j * sw + q * dw]: a view, no copy yet
+    windows = np.lib.stride_tricks.sliding_window_view(x, span, axis=(2, 3))[:, :, ::sh, ::sw, ::dh, ::dw]
+    out_h, out_w = windows.shape[2:4]
+    return windows.transpose(0, 1, 4, 5, 2, 3).reshape(n, c * kh * kw, out_h * out_w)
+
+
+def _fold_arrays(cols, output_size, kernel_size, dilation, stride):
+    n, ckk, _ = cols.shape
+    (kh, kw), (dh, dw), (sh, sw) = kernel_size, dilation, stride
+    height, width = output_size
+    out_h, out_w = _window_geometry(height, width, kernel_size, dilation, stride)
+    cols = cols.reshape(n, ckk // (kh * kw), kh, kw, out_h, out_w)
+    out = np.zeros((n, ckk // (kh * kw), height, width), dtype=cols.dtype)
+    # one strided slab per kernel position: kh * kw vectorised adds (np.add.at over precomputed indices
+    # measured 6x slower: 13 ms against 2 ms on (8, 16, 28, 28) with a 3x3 kernel)
+    for p in range(kh):
+        rows = slice(p * dh, p * dh + sh * (out_h - 1) + 1, sh)
+        for q in range(kw):
+            out[:, :, rows, q * dw: q * dw + sw * (out_w - 1) + 1: sw] += cols[:, :, p, q]
+    return out
+
+
+def unfold(x, kernel_size, dilation, stride):
+    """im2col on arrays, or (recorded, as Unfold) on Tensors: Fold's backward."""
+    if isinstance(x, Tensor):
+        return Unfold.apply(x, kernel_size=kernel_size, dilation=dilation, stride=stride)
+    return _unfold_arrays(x, kernel_size, dilation, stride)
+
+
+def fold(cols, output_size, kernel_size, dilation, stride):
+    """col2im on arrays, or (recorded, as Fold) on Tensors: Unfold's backward."""
+    if isinstance(cols, Tensor):
+        return Fold.apply(cols, output_size=output_size, kernel_size=kernel_size, dilation=dilation, stride=stride)
+    return _fold_arrays(cols, output_size, kernel_size, dilation, stride)
+
+
+class Unfold(Primitive):
+    """im2col: x of shape (N, C, H, W) -> z of shape (N, C*kH*kW, L), column l holding the l-th window
+    (row-major over the output positions), row c*kH*kW + p*kW + q holding channel c at kernel offset (p, q):
+    z[n, (c, p, q), (i, j)] = x[n, c, i*sH + p*dH, j*sW + q*dW]  (torch.nn.functional.unfold, padding 0;
+    ``kernel_size``, ``dilation``, ``stride`` are pairs).  Each z element is a copy of one x element,
+    and an x element is copied into every window that covers it, so dL/dx adds up the gradients of all
+    its copies: that is fold (col2im), Unfold's adjoint.
+    """
+
+    @staticmethod
+    def forward(ctx, x, kernel_size, dilation, stride):
+        ctx.geometry = (x.shape[2:], kernel_size, dilation, stride)
+        return _unfold_arrays(x, kernel_size, dilation, stride)
+
+    @staticmethod
+    def backward(ctx, g):
+        return fold(g, *ctx.geometry)
+
+
+class Fold(Primitive):
+    """col2im: columns of shape (N, C*kH*kW, L) -> z of shape (N, C, H, W) = ``output_size``, each column
+    added back into the window it came from (overlapping windows add up; torch.nn.functional.fold,
+    padding 0).  It is linear and Unfold's adjoint, so its own adjoint is Unfold:  dL/dcols = unfold(g).
+    """
+
+    @staticmethod
+    def forward(ctx, cols, output_size, kernel_size, dilation, stride):
+        ctx.geometry = (kernel_size, dilation, stride)
+        return _fold_arrays(cols, output_size, kernel_size, dilation, stride)
+
+    @staticmethod
+    def backward(ctx, g):
+        return unfold(g, *ctx.geometry)

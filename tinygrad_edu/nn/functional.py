@@ -431,3 +431,8 @@ def l2_penalty(params, lam: float, m: int = 1) -> Tensor:
     for w in weights[1:]:
         total = total + (w ** 2).sum()
     return total * (lam / (2 * m))
+
+
+# ---- convolution, pooling, normalisation (compositions of pad, unfold and matmul) -----------------
+
+from .convolution import avg_pool2d, batch_norm, conv2d, fold, layer_norm, max_pool2d, pad, unfold  # noqa: F401

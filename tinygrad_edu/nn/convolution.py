@@ -1,0 +1,263 @@
+"""Convolution, pooling and normalisation as compositions of Tensor operations (no derivative here).
+
+A convolution is a matrix product over sliding windows: ``F.pad`` adds the border, ``F.unfold`` copies
+every kH x kW window into a column (im2col: ``(N, C, H, W) -> (N, C*kH*kW, L)``, L windows), and one
+matrix product with the weight reshaped to ``(out, C*kH*kW)`` gives every output pixel at once.
+Pooling is unfold followed by a max or a mean over each column's window. The gradients come from the
+primitives ``ops.Pad`` (adjoint: slicing), ``ops.Unfold`` (adjoint: ``ops.Fold``, which adds
+overlapping windows back) and ``ops.MatMul``, so the gradient of a convolution is itself a
+convolution, computed by the same code. Shapes and values follow PyTorch's ``torch.nn.functional``.
+
+>>> import numpy as np
+>>> from tinygrad_edu import Tensor
+>>> x = Tensor(np.arange(16.0).reshape(1, 1, 4, 4))
+>>> conv2d(x, Tensor(np.ones((1, 1, 2, 2)))).shape       # a 2x2 box filter: sums of 2x2 windows
+(1, 1, 3, 3)
+>>> max_pool2d(x, 2).tolist()
+[[[[5.0, 7.0], [13.0, 15.0]]]]
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import ops
+from ..tensor import Tensor
+
+
+def _pair(value, name: str, fn: str) -> tuple:
+    """An int or a pair of ints as a pair: 3 -> (3, 3) (PyTorch's convention for sizes)."""
+    pair = (value, value) if isinstance(value, (int, np.integer)) else tuple(value)
+    if len(pair) != 2 or not all(isinstance(v, (int, np.integer)) for v in pair):
+        raise TypeError(f"{fn}: {name} must be an int or a pair of ints, got {value!r}")
+    return tuple(int(v) for v in pair)
+
+
+def _as_tensor(x) -> Tensor:
+    return x if isinstance(x, Tensor) else Tensor(np.asarray(x))
+
+
+def _check_4d(x: Tensor, fn: str) -> None:
+    if x.ndim != 4:
+        raise ValueError(f"{fn}: expected a 4-D input (N, C, H, W), got shape {x.shape}"
+                         + (" (add the batch axis with x.unsqueeze(0))" if x.ndim == 3 else ""))
+
+
+def _windows(x: Tensor, kernel, dilation, padding, stride, fn: str, pad_value=0.0):
+    """x padded by ``padding`` and unfolded: ((N, C*kH*kW, L) columns, (out_h, out_w)).
+    Checks the sizes and names the shapes in the error."""
+    if min(padding) < 0:
+        raise ValueError(f"{fn}: padding must be >= 0, got {padding}")
+    if min(kernel) < 1 or min(stride) < 1 or min(dilation) < 1:
+        raise ValueError(f"{fn}: kernel_size, stride and dilation must be >= 1, got kernel_size={kernel}, "
+                         f"stride={stride}, dilation={dilation}")
+    height, width = x.shape[2] + 2 * padding[0], x.shape[3] + 2 * padding[1]
+    span = (dilation[0] * (kernel[0] - 1) + 1, dilation[1] * (kernel[1] - 1) + 1)
+    if span[0] > height or span[1] > width:
+        raise ValueError(f"{fn}: the kernel {kernel} (spanning {span} with dilation {dilation}) is larger than "
+                         f"the padded input {(height, width)} (input {x.shape}, padding {padding})")
+    if max(padding) > 0:
+        x = ops.Pad.apply(x, widths=((0, 0), (0, 0), (padding[0],) * 2, (padding[1],) * 2), value=pad_value)
+    out_size = ops._window_geometry(height, width, kernel, dilation, stride)
+    return ops.unfold(x, kernel, dilation, stride), out_size
+
+
+def pad(input: Tensor, pad, value: float = 0.0) -> Tensor:
+    """``input`` with a constant border, PyTorch's pad tuple: ``(left, right)`` pads the last axis,
+    ``(left, right, top, bottom)`` the last two, and so on (last axis first). A negative width crops,
+    as in PyTorch. The border takes ``value``; the result keeps the input's dtype.
+
+    Raises ValueError for a tuple of odd length or longer than twice the number of axes.
+
+    >>> pad(Tensor(np.ones((1, 2))), (1, 0)).tolist()
+    [[0.0, 1.0, 1.0]]
+    """
+    input = _as_tensor(input)
+    pad = tuple(int(p) for p in pad)
+    if len(pad) % 2 or len(pad) > 2 * input.ndim:
+        raise ValueError(f"pad: the pad tuple must hold (before, after) pairs for at most {input.ndim} axes of "
+                         f"an input of shape {input.shape}, got {pad}")
+    pairs = [(0, 0)] * (input.ndim - len(pad) // 2) + [(pad[i], pad[i + 1]) for i in range(len(pad) - 2, -1, -2)]
+    out = input
+    if any(b > 0 or a > 0 for b, a in pairs):
+        out = ops.Pad.apply(input, widths=tuple((max(b, 0), max(a, 0)) for b, a in pairs), value=value)
+    if any(b < 0 or a < 0 for b, a in pairs):
+        out = out[tuple(slice(max(-b, 0), n - max(-a, 0)) for (b, a), n in zip(pairs, out.shape))]
+    return out
+
+
+def unfold(input: Tensor, kernel_size, dilation=1, padding=0, stride=1) -> Tensor:
+    """im2col: ``(N, C, H, W) -> (N, C*kH*kW, L)``, every kH x kW window (after zero padding) as one column,
+    L = out_h * out_w windows in row-major order, out_h = (H + 2*pad - dil*(kH-1) - 1) // stride + 1
+    (torch.nn.Unfold's formula). Row ``c*kH*kW + p*kW + q`` of a column is channel c at offset (p, q)."""
+    input = _as_tensor(input)
+    _check_4d(input, "unfold")
+    args = [_pair(v, n, "unfold") for v, n in ((kernel_size, "kernel_size"), (dilation, "dilation"),
+                                                 (padding, "padding"), (stride, "stride"))]
+    return _windows(input, args[0], args[1], args[2], args[3], "unfold")[0]
+
+
+def fold(input: Tensor, output_size, kernel_size, dilation=1, padding=0, stride=1) -> Tensor:
+    """col2im, unfold's adjoint: ``(N, C*kH*kW, L) -> (N, C, H, W)`` with ``(H, W) = output_size``, each column
+    added into the window it came from (overlaps add up), then the padding cropped (torch.nn.Fold).
+
+    Raises ValueError when the input is not 3-D, its rows are not a multiple of kH*kW, or L differs from
+    the number of windows that fit ``output_size``.
+    """
+    input = _as_tensor(input)
+    size, kernel, dil, padding_, step = (_pair(v, n, "fold") for v, n in (
+        (output_size, "output_size"), (kernel_size, "kernel_size"), (dilation, "dilation"), (padding, "padding"),
+        (stride, "stride")))
+    if input.ndim != 3:
+        raise ValueError(f"fold: expected a 3-D input (N, C*kH*kW, L), got shape {input.shape}")
+    if min(padding_) < 0:
+        raise ValueError(f"fold: padding must be >= 0, got {padding_}")
+    if input.shape[1] % (kernel[0] * kernel[1]):
+        raise ValueError(f"fold: the input's {input.shape[1]} rows (shape {input.shape}) are not a multiple of "
+                         f"kH*kW = {kernel[0] * kernel[1]} for kernel_size {kernel}")
+    padded = (size[0] + 2 * padding_[0], size[1] + 2 * padding_[1])
+    out_h, out_w = ops._window_geometry(*padded, kernel, dil, step)
+    if out_h < 1 or out_w < 1 or out_h * out_w != input.shape[2]:
+        raise ValueError(f"fold: an input of shape {input.shape} has {input.shape[2]} columns, but "
+                         f"{max(out_h, 0) * max(out_w, 0)} windows of kernel {kernel} fit output_size {size} "
+                         f"(padding {padding_}, dilation {dil}, stride {step})")
+    out = ops.fold(input, padded, kernel, dil, step)
+    if max(padding_) > 0:
+        out = out[:, :, padding_[0]:padded[0] - padding_[0], padding_[1]:padded[1] - padding_[1]]
+    return out
+
+
+def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0, dilation=1,
+           groups: int = 1) -> Tensor:
+    """2-D cross-correlation (PyTorch's conv2d): input ``(N, C, H, W)``, weight ``(O, C/groups, kH, kW)``,
+    bias ``(O,)`` -> ``(N, O, out_h, out_w)``.
+
+    pad + unfold gives columns ``(N, C*kH*kW, L)``; with G groups they are viewed as ``(N, G, C/G*kH*kW, L)``
+    and the weight as ``(G, O/G, C/G*kH*kW)``, and one batched matrix product ``weight @ columns`` gives
+    ``(N, G, O/G, L)``, reshaped to the output. The dtype is that of the operands (float32 stays float32).
+
+    Raises ValueError naming the shapes for: an input that is not 4-D, a weight that is not 4-D, groups that
+    do not divide the input or output channels, a channel count that does not match the weight, a bias of
+    the wrong shape, a negative padding, a kernel larger than the padded input.
+    """
+    input, weight = _as_tensor(input), _as_tensor(weight)
+    _check_4d(input, "conv2d")
+    if weight.ndim != 4:
+        raise ValueError(f"conv2d: expected a 4-D weight (out_channels, in_channels/groups, kH, kW), "
+                         f"got shape {weight.shape}")
+    n, channels = input.shape[:2]
+    out_channels, group_channels, kh, kw = weight.shape
+    if groups < 1 or channels % groups or out_channels % groups:
+        raise ValueError(f"conv2d: groups={groups} must divide both the input's {channels} channels "
+                         f"(input {input.shape}) and the weight's {out_channels} output channels (weight {weight.shape})")
+    if channels // groups != group_channels:
+        raise ValueError(f"conv2d: the input has {channels} channels (shape {input.shape}) but the weight {weight.shape} "
+                         f"with groups={groups} expects {group_channels * groups}")
+    if bias is not None and tuple(bias.shape) != (out_channels,):
+        raise ValueError(f"conv2d: bias must have shape ({out_channels},) for a weight of shape {weight.shape}, "
+                         f"got {tuple(bias.shape)}")
+    cols, (out_h, out_w) = _windows(input, (kh, kw), _pair(dilation, "dilation", "conv2d"),
+                                    _pair(padding, "padding", "conv2d"), _pair(stride, "stride", "conv2d"), "conv2d")
+    cols = cols.reshape(n, groups, group_channels * kh * kw, out_h * out_w)
+    out = weight.reshape(groups, out_channels // groups, group_channels * kh * kw) @ cols
+    out = out.reshape(n, out_channels, out_h, out_w)
+    return out if bias is None else out + _as_tensor(bias).reshape(1, out_channels, 1, 1)
+
+
+def _pool_windows(input, kernel_size, stride, padding, fn, pad_value):
+    input = _as_tensor(input)
+    _check_4d(input, fn)
+    kernel = _pair(kernel_size, "kernel_size", fn)
+    step = kernel if stride is None or stride == () else _pair(stride, "stride", fn)
+    padding = _pair(padding, "padding", fn)
+    if padding[0] > kernel[0] // 2 or padding[1] > kernel[1] // 2:
+        raise ValueError(f"{fn}: padding {padding} must be at most half the kernel {kernel}")
+    cols, (out_h, out_w) = _windows(input, kernel, (1, 1), padding, step, fn, pad_value)
+    n, c = input.shape[:2]
+    return cols.reshape(n, c, kernel[0] * kernel[1], out_h, out_w)
+
+
+def max_pool2d(input: Tensor, kernel_size, stride=None, padding=0) -> Tensor:
+    """The max of each kH x kW window: ``(N, C, H, W) -> (N, C, out_h, out_w)``; ``stride`` defaults to the
+    kernel size, the padding is -inf (it never wins) and at most half the kernel (PyTorch's rules).
+    The gradient goes to the window's maximum (split evenly among exact ties, where PyTorch picks one)."""
+    return _pool_windows(input, kernel_size, stride, padding, "max_pool2d", -np.inf).max(axis=2)
+
+
+def avg_pool2d(input: Tensor, kernel_size, stride=None, padding=0) -> Tensor:
+    """The mean of each kH x kW window: ``(N, C, H, W) -> (N, C, out_h, out_w)``; ``stride`` defaults to the
+    kernel size; zero padding counts in the mean (PyTorch's default ``count_include_pad=True``)."""
+    return _pool_windows(input, kernel_size, stride, padding, "avg_pool2d", 0.0).mean(axis=2)
+
+
+def _data(x):
+    return x.data if isinstance(x, Tensor) else x
+
+
+def batch_norm(input: Tensor, running_mean, running_var, weight=None, bias=None, training: bool = False,
+               momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
+    """(x - mean) / sqrt(var + eps) * weight + bias per channel (axis 1) of ``(N, C)``, ``(N, C, L)`` or
+    ``(N, C, H, W)`` input (Ioffe & Szegedy 2015; PyTorch's F.batch_norm).
+
+    Training: mean and biased variance over every axis but 1, and, when given, the running statistics
+    (arrays or Tensors of shape ``(C,)``) are updated in place outside the graph:
+    ``running = (1 - momentum) * running + momentum * batch_stat``, the variance unbiased (n / (n - 1)) as
+    PyTorch does. Evaluation: the running statistics normalise.
+
+    Raises ValueError for an input with fewer than 2 axes, statistics or affine parameters whose size is not
+    C, a batch with one value per channel in training, or evaluation without running statistics.
+    """
+    input = _as_tensor(input)
+    if input.ndim < 2:
+        raise ValueError(f"batch_norm: expected an input (N, C, ...) with at least 2 axes, got shape {input.shape}")
+    channels = input.shape[1]
+    for name, v in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight), ("bias", bias)):
+        if v is not None and tuple(np.shape(_data(v))) != (channels,):
+            raise ValueError(f"batch_norm: {name} has shape {tuple(np.shape(_data(v)))} but the input {input.shape} "
+                             f"has {channels} features (channels on axis 1)")
+    axes = (0,) + tuple(range(2, input.ndim))
+    shape = (1, channels) + (1,) * (input.ndim - 2)
+    if training:
+        count = input.size // channels
+        if count < 2:
+            raise ValueError(f"batch_norm: expected more than 1 value per channel when training, got input of "
+                             f"shape {input.shape}")
+        mean = input.mean(axis=axes, keepdims=True)
+        var = input.var(axis=axes, keepdims=True, correction=0)
+        for stat, batch_value in ((running_mean, mean.data), (running_var, var.data * (count / (count - 1)))):
+            if stat is not None:
+                array = _data(stat)
+                array[...] = (1 - momentum) * array + momentum * batch_value.reshape(channels)
+    else:
+        if running_mean is None or running_var is None:
+            raise ValueError("batch_norm: evaluation (training=False) needs running_mean and running_var")
+        mean = Tensor(np.asarray(_data(running_mean), dtype=input.dtype).reshape(shape))
+        var = Tensor(np.asarray(_data(running_var), dtype=input.dtype).reshape(shape))
+    out = (input - mean) / (var + eps).sqrt()
+    if weight is not None:
+        out = out * _as_tensor(weight).reshape(shape)
+    if bias is not None:
+        out = out + _as_tensor(bias).reshape(shape)
+    return out
+
+
+def layer_norm(input: Tensor, normalized_shape, weight=None, bias=None, eps: float = 1e-5) -> Tensor:
+    """(x - mean) / sqrt(var + eps) * weight + bias over the trailing axes ``normalized_shape`` (an int or a
+    tuple; mean and biased variance of each example; Ba, Kiros & Hinton 2016; PyTorch's F.layer_norm).
+    ``weight`` and ``bias`` have shape ``normalized_shape``.
+
+    Raises ValueError when the input's trailing axes are not ``normalized_shape``.
+    """
+    input = _as_tensor(input)
+    normalized = (int(normalized_shape),) if isinstance(normalized_shape, (int, np.integer)) else tuple(normalized_shape)
+    if not normalized or input.shape[input.ndim - len(normalized):] != normalized or len(normalized) > input.ndim:
+        raise ValueError(f"layer_norm: normalized_shape {normalized} must equal the trailing axes of the input, "
+                         f"got shape {input.shape}")
+    axes = tuple(range(input.ndim - len(normalized), input.ndim))
+    mean = input.mean(axis=axes, keepdims=True)
+    out = (input - mean) / (input.var(axis=axes, keepdims=True, correction=0) + eps).sqrt()
+    if weight is not None:
+        out = out * _as_tensor(weight)
+    if bias is not None:
+        out = out + _as_tensor(bias)
+    return out
