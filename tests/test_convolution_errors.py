@@ -1,0 +1,88 @@
+"""Bad input to the convolution, pooling and normalisation functions gets a ValueError that names the
+shapes involved; batch_norm's running statistics follow PyTorch's update rule in place."""
+
+import numpy as np
+import pytest
+
+import tinygrad_edu.nn.functional as F
+from tinygrad_edu import Tensor
+
+
+def _x(*shape):
+    return Tensor(np.zeros(shape))
+
+
+@pytest.mark.parametrize(("call", "message"), [
+    (lambda: F.conv2d(_x(1, 3, 5, 5), _x(4, 2, 3, 3)),
+     r"the input has 3 channels \(shape \(1, 3, 5, 5\)\) but the weight \(4, 2, 3, 3\) with groups=1 expects 2"),
+    (lambda: F.conv2d(_x(1, 2, 5, 5), _x(4, 2, 7, 3)),
+     r"the kernel \(7, 3\) .* is larger than the padded input \(5, 5\) \(input \(1, 2, 5, 5\), padding \(0, 0\)\)"),
+    (lambda: F.conv2d(_x(1, 2, 5, 5), _x(4, 2, 3, 3), dilation=3),
+     r"the kernel \(3, 3\) \(spanning \(7, 7\) with dilation \(3, 3\)\) is larger than the padded input"),
+    (lambda: F.conv2d(_x(2, 5, 5), _x(4, 2, 3, 3)),
+     r"conv2d: expected a 4-D input \(N, C, H, W\), got shape \(2, 5, 5\) \(add the batch axis"),
+    (lambda: F.conv2d(_x(1, 3, 5, 5), _x(4, 1, 3, 3), groups=2),
+     r"groups=2 must divide both the input's 3 channels \(input \(1, 3, 5, 5\)\) and the weight's 4 output"),
+    (lambda: F.conv2d(_x(1, 2, 5, 5), _x(3, 1, 3, 3), groups=2),
+     r"groups=2 must divide .* the weight's 3 output channels \(weight \(3, 1, 3, 3\)\)"),
+    (lambda: F.conv2d(_x(1, 2, 5, 5), _x(4, 2, 3, 3), padding=-1), r"conv2d: padding must be >= 0, got \(-1, -1\)"),
+    (lambda: F.conv2d(_x(1, 2, 5, 5), _x(4, 2, 3), padding=1), r"expected a 4-D weight .* got shape \(4, 2, 3\)"),
+    (lambda: F.conv2d(_x(1, 2, 5, 5), _x(4, 2, 3, 3), _x(3)),
+     r"bias must have shape \(4,\) for a weight of shape \(4, 2, 3, 3\), got \(3,\)"),
+    (lambda: F.max_pool2d(_x(3, 4, 4), 2), r"max_pool2d: expected a 4-D input \(N, C, H, W\), got shape \(3, 4, 4\)"),
+    (lambda: F.max_pool2d(_x(1, 1, 4, 4), 2, padding=2), r"padding \(2, 2\) must be at most half the kernel \(2, 2\)"),
+    (lambda: F.avg_pool2d(_x(1, 1, 2, 2), (3, 5)),
+     r"avg_pool2d: the kernel \(3, 5\) .* is larger than the padded input \(2, 2\)"),
+    (lambda: F.unfold(_x(1, 1, 4, 4), 2, stride=0), r"kernel_size, stride and dilation must be >= 1, got kernel_size=\(2, 2\), stride=\(0, 0\)"),
+    (lambda: F.unfold(_x(1, 1, 4, 4), (2, 2, 2)), r"unfold: kernel_size must be an int or a pair of ints, got \(2, 2, 2\)"),
+    (lambda: F.fold(_x(1, 5, 9), (4, 4), 2), r"fold: the input's 5 rows \(shape \(1, 5, 9\)\) are not a multiple of kH\*kW = 4"),
+    (lambda: F.fold(_x(1, 4, 8), (4, 4), 2),
+     r"fold: an input of shape \(1, 4, 8\) has 8 columns, but 9 windows of kernel \(2, 2\) fit output_size \(4, 4\)"),
+    (lambda: F.fold(_x(4, 8), (4, 4), 2), r"fold: expected a 3-D input \(N, C\*kH\*kW, L\), got shape \(4, 8\)"),
+    (lambda: F.pad(_x(2, 3), (1, 1, 1)), r"pad tuple must hold \(before, after\) pairs for at most 2 axes .* got \(1, 1, 1\)"),
+    (lambda: F.batch_norm(_x(4, 3, 2, 2), np.zeros(2), np.ones(2)),
+     r"batch_norm: running_mean has shape \(2,\) but the input \(4, 3, 2, 2\) has 3 features"),
+    (lambda: F.batch_norm(_x(1, 3), np.zeros(3), np.ones(3), training=True),
+     r"expected more than 1 value per channel when training, got input of shape \(1, 3\)"),
+    (lambda: F.batch_norm(_x(4, 3), None, None), r"evaluation \(training=False\) needs running_mean and running_var"),
+    (lambda: F.batch_norm(_x(3), None, None, training=True), r"at least 2 axes, got shape \(3,\)"),
+    (lambda: F.layer_norm(_x(2, 3, 4), (3,)),
+     r"layer_norm: normalized_shape \(3,\) must equal the trailing axes of the input, got shape \(2, 3, 4\)"),
+], ids=["channels", "kernel_too_large", "dilated_kernel_too_large", "3d_input", "groups_input", "groups_output",
+        "negative_padding", "3d_weight", "bias_shape", "pool_3d_input", "pool_padding", "pool_kernel_too_large",
+        "zero_stride", "kernel_triple", "fold_rows", "fold_columns", "fold_2d_input", "pad_odd_tuple",
+        "batch_norm_features", "batch_norm_batch_of_one", "batch_norm_eval_without_stats", "batch_norm_1d",
+        "layer_norm_shape"])
+def test_bad_input_names_the_shapes(call, message):
+    with pytest.raises((ValueError, TypeError), match=message):
+        call()
+
+
+def test_batch_norm_updates_running_statistics_in_place_as_pytorch_does():
+    """running = (1 - momentum) * running + momentum * batch statistic, the variance unbiased; three steps
+    against torch's F.batch_norm when torch is installed, against the formula otherwise."""
+    rng = np.random.default_rng(0)
+    batches = [rng.standard_normal((4, 3, 2, 2)) * (i + 1) + i for i in range(3)]
+    mean, var = np.zeros(3), np.ones(3)
+    expected_mean, expected_var = np.zeros(3), np.ones(3)
+    for x in batches:
+        F.batch_norm(Tensor(x), mean, var, training=True, momentum=0.2)
+        expected_mean = 0.8 * expected_mean + 0.2 * x.mean(axis=(0, 2, 3))
+        expected_var = 0.8 * expected_var + 0.2 * x.var(axis=(0, 2, 3), ddof=1)
+    np.testing.assert_allclose(mean, expected_mean, rtol=1e-12)
+    np.testing.assert_allclose(var, expected_var, rtol=1e-12)
+    torch = pytest.importorskip("torch", reason="the comparison with PyTorch needs torch installed")
+    torch_mean, torch_var = torch.zeros(3, dtype=torch.float64), torch.ones(3, dtype=torch.float64)
+    for x in batches:
+        torch.nn.functional.batch_norm(torch.tensor(x), torch_mean, torch_var, training=True, momentum=0.2)
+    np.testing.assert_allclose(mean, torch_mean.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(var, torch_var.numpy(), rtol=1e-12)
+
+
+def test_conv2d_of_float32_stays_float32_and_matches_the_float64_result():
+    rng = np.random.default_rng(1)
+    x, w = rng.standard_normal((2, 3, 6, 5)), rng.standard_normal((4, 3, 3, 2))
+    single = F.conv2d(Tensor(x.astype(np.float32)), Tensor(w.astype(np.float32)), padding=1, stride=(2, 1))
+    double = F.conv2d(Tensor(x), Tensor(w), padding=1, stride=(2, 1))
+    assert single.dtype == np.float32
+    np.testing.assert_allclose(single.data, double.data, rtol=1e-4, atol=1e-5)
