@@ -200,6 +200,16 @@ class Function:
     saved: tuple | None = ()
     needs_input_grad: tuple = ()
 
+    def __init_subclass__(cls, **kwargs):
+        """Catch a forgotten ``@staticmethod`` when the class is written, not at the first backward:
+        the engine calls ``backward(ctx, g)`` on the node itself, so a plain method would get the node twice."""
+        super().__init_subclass__(**kwargs)
+        for name in ("forward", "backward"):
+            method = cls.__dict__.get(name)
+            if method is not None and not isinstance(method, staticmethod):
+                raise TypeError(f"{cls.__name__}.{name} must be a @staticmethod: write @staticmethod on the line "
+                                f"above 'def {name}(ctx, ...)' (ctx is the node, passed in explicitly)")
+
     def save_for_backward(self, *arrays):
         self.saved = arrays
 

@@ -250,7 +250,8 @@ class Tensor(PythonProtocols):
         return f"Tensor({body}{extra})"
 
     def _repr_svg_(self):
-        """Jupyter shows an op output as its recorded graph (None, so the text repr, without Graphviz)."""
+        """Jupyter shows an op output as its recorded graph: drawn by Graphviz, or as the text tree of
+        ``tg.viz.to_text`` where Graphviz is missing."""
         from . import viz
 
         return viz._repr_svg(self)
