@@ -11,11 +11,13 @@
 [(4, 2), (4,), (1, 4), (1,)]
 """
 
-from . import functional, init, layers, losses, utils
+from . import conv, functional, init, layers, losses, utils
+from .conv import *
 from .layers import *  # layers.__all__ is the one list of layer names
 from .losses import *
 from .module import Module, Parameter
 
 __all__ = ["Module", "Parameter", "functional", "init", "utils"]
 __all__ += layers.__all__
+__all__ += conv.__all__
 __all__ += losses.__all__

@@ -61,6 +61,7 @@ class Module:
     def __init__(self):
         object.__setattr__(self, "_parameters", OrderedDict())
         object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "_buffers", OrderedDict())
         object.__setattr__(self, "training", True)
 
     # ---- registration --------------------------------------------------------------------------
@@ -78,9 +79,12 @@ class Module:
         else:
             self._parameters.pop(name, None)
             self._modules.pop(name, None)
+            if name in self.__dict__.get("_buffers", ()):
+                self._buffers[name] = self._check_buffer(name, value)
         object.__setattr__(self, name, value)
 
     def __delattr__(self, name):
+        self._buffers.pop(name, None)
         self._parameters.pop(name, None)
         self._modules.pop(name, None)
         object.__delattr__(self, name)
@@ -94,6 +98,42 @@ class Module:
             self._parameters.pop(name, None)
         else:
             setattr(self, name, param)
+
+    @staticmethod
+    def _check_buffer(name, array):
+        if array is not None and not isinstance(array, np.ndarray):
+            raise TypeError(f"buffer {name!r} must be a numpy.ndarray or None, got {type(array).__name__}")
+        return array
+
+    def register_buffer(self, name: str, array):
+        """Register ``array`` (a ``numpy.ndarray``, or None) as state that is saved but not trained, such as
+        BatchNorm's ``running_mean``: it appears in ``buffers()``, ``named_buffers()`` and ``state_dict()``
+        (under PyTorch's key) and is cast by ``double()``/``float()``, but never in ``parameters()``.
+        Assigning ``self.name = new_array`` later replaces it.
+
+        >>> from tinygrad_edu import nn
+        >>> m = nn.Module()
+        >>> m.register_buffer("count", np.zeros((), dtype=np.int64))
+        >>> list(m.state_dict())
+        ['count']
+        """
+        if not isinstance(name, str) or not name or "." in name:
+            raise KeyError(f"register_buffer: the name must be a non-empty string without '.', got {name!r}")
+        if name in self._parameters or name in self._modules:
+            raise KeyError(f"register_buffer: {name!r} is already a parameter or module of {type(self).__name__}")
+        self._buffers[name] = self._check_buffer(name, array)
+        object.__setattr__(self, name, array)
+
+    def named_buffers(self, prefix: str = ""):
+        """(dotted name, array) for every buffer of this module and its descendants (None ones skipped)."""
+        for module_name, module in self.named_modules(prefix):
+            for name, array in module._buffers.items():
+                if array is not None:
+                    yield (f"{module_name}.{name}" if module_name else name), array
+
+    def buffers(self):
+        """Every buffer array, in the order of ``named_buffers``."""
+        return (array for _, array in self.named_buffers())
 
     def add_module(self, name: str, module):
         """Register a child module under ``name`` (used by containers, whose names are "0", "1", ...)."""
@@ -169,7 +209,8 @@ class Module:
 
     # ---- state ---------------------------------------------------------------------------------
     def state_dict(self) -> OrderedDict[str, np.ndarray]:
-        """Dotted name -> a copy of the parameter's array, for every name (shared parameters under each).
+        """Dotted name -> a copy of the parameter's array, for every name (shared parameters under each),
+        then every buffer (``running_mean``, ``running_var``, ``num_batches_tracked``: PyTorch's keys).
 
         Copies, so a saved snapshot does not change when training continues.
 
@@ -177,8 +218,10 @@ class Module:
         >>> list(nn.Linear(2, 1, seed=0).state_dict())
         ['weight', 'bias']
         """
-        return OrderedDict((name, param.data.copy())
-                           for name, param in self.named_parameters(remove_duplicate=False))
+        state = OrderedDict((name, param.data.copy())
+                            for name, param in self.named_parameters(remove_duplicate=False))
+        state.update((name, np.array(array, copy=True)) for name, array in self.named_buffers())
+        return state
 
     def load_state_dict(self, state_dict, strict: bool = True):
         """Copy arrays from ``state_dict`` into the parameters, in place (their dtype is kept).
@@ -192,6 +235,7 @@ class Module:
         if not hasattr(state_dict, "items"):
             raise TypeError(f"load_state_dict expects a dict of name -> array, got {type(state_dict).__name__}")
         own = OrderedDict(self.named_parameters(remove_duplicate=False))
+        own.update(self.named_buffers())
         missing = [name for name in own if name not in state_dict]
         unexpected = [name for name in state_dict if name not in own]
         mismatched, not_numbers = [], []
@@ -216,6 +260,9 @@ class Module:
         for name, param in own.items():
             if name in state_dict:
                 value = state_dict[name]
+                if isinstance(param, np.ndarray):  # a buffer: written in place
+                    param[...] = value.data if isinstance(value, Tensor) else value
+                    continue
                 param.data[...] = value.data if isinstance(value, Tensor) else value
                 param._version += 1  # an in-place change: graphs that saved the old values must not backward
         return missing, unexpected
@@ -228,7 +275,8 @@ class Module:
         copies, so an optimizer built before still updates them (its momentum and moment arrays follow
         the new dtype at its next step). A parameter's ``.grad`` is cast too, as PyTorch's
         ``Module.double()`` does. Each parameter whose dtype changes has its ``_version`` raised.
-        (Modules here hold no buffers; parameters are all they carry.)
+        Floating-point buffers (BatchNorm's running statistics) are cast too; integer ones
+        (``num_batches_tracked``) keep their dtype.
 
         >>> from tinygrad_edu import nn
         >>> layer = nn.Linear(2, 1, seed=0)
@@ -254,6 +302,10 @@ class Module:
                 param._version += 1
             if param.grad is not None and param.grad.dtype != dtype:
                 param.grad.data = param.grad.data.astype(dtype)
+        for module in self.modules():
+            for name, array in module._buffers.items():
+                if array is not None and array.dtype.kind == "f" and array.dtype != dtype:
+                    setattr(module, name, array.astype(dtype))
         return self
 
     # ---- printing ------------------------------------------------------------------------------
