@@ -77,6 +77,15 @@ def test_training_batch_norm_updates_running_statistics_and_counts_batches():
     assert int(layer.num_batches_tracked) == 2
 
 
+def test_batch_norm_without_momentum_keeps_the_cumulative_average_of_batch_means():
+    layer = nn.BatchNorm1d(2, momentum=None).double()
+    batches = [np.random.default_rng(i).standard_normal((4, 2)) + i for i in range(3)]
+    for x in batches:
+        layer(Tensor(x))
+    np.testing.assert_allclose(layer.running_mean, np.mean([x.mean(axis=0) for x in batches], axis=0), rtol=1e-12)
+    np.testing.assert_allclose(layer.running_var, np.mean([x.var(axis=0, ddof=1) for x in batches], axis=0), rtol=1e-12)
+
+
 def test_double_casts_float_buffers_and_keeps_integer_ones():
     layer = nn.BatchNorm1d(3).double()
     assert layer.running_mean.dtype == np.float64 and layer.running_var.dtype == np.float64

@@ -88,11 +88,11 @@ class _BatchNorm(Module):
     """Shared by BatchNorm1d and BatchNorm2d: weight (ones) and bias (zeros) of shape ``(num_features,)``
     when ``affine``; buffers ``running_mean`` (zeros), ``running_var`` (ones) and ``num_batches_tracked``
     when ``track_running_stats``. Training normalises with the batch's statistics and updates the running
-    ones; ``eval()`` normalises with the running ones."""
+    ones (``momentum=None``: their cumulative average, as PyTorch); ``eval()`` normalises with the running ones."""
 
     expected_dims: tuple = ()
 
-    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1, affine: bool = True,
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = True,
                  track_running_stats: bool = True, *, dtype=np.float32):
         super().__init__()
         self.num_features = _check_size(num_features, "num_features", type(self).__name__)
@@ -122,10 +122,13 @@ class _BatchNorm(Module):
             raise ValueError(f"{name}({self.num_features}) got an input with {x.shape[1]} features on axis 1 "
                              f"(shape {x.shape})")
         use_batch = self.training or not self.track_running_stats
+        momentum = self.momentum
         if self.training and self.track_running_stats:
             self.num_batches_tracked += 1
+            if momentum is None:  # PyTorch's cumulative average: the k-th batch weighs 1/k
+                momentum = 1.0 / float(self.num_batches_tracked)
         return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
-                            training=use_batch, momentum=self.momentum, eps=self.eps)
+                            training=use_batch, momentum=momentum, eps=self.eps)
 
     def extra_repr(self):
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
