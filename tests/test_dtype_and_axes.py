@@ -68,6 +68,10 @@ PROMOTION = [
     (lambda: Tensor(np.array([True])), lambda: 1, np.int64),
     (lambda: Tensor(np.array([True])), lambda: 0.5, np.float32),
     (lambda: Tensor(np.array([1], np.uint8)), lambda: Tensor(np.array([1], np.int64)), np.int64),
+    (lambda: Tensor([3.0]), lambda: Tensor(np.array(0.5)), np.float32),
+    (lambda: Tensor(np.array([3], np.int32)), lambda: Tensor(np.array(2)), np.int32),
+    (lambda: Tensor(np.array([3])), lambda: Tensor(np.array(0.5)), np.float64),
+    (lambda: Tensor(np.array(3.0)), lambda: Tensor(np.array(0.5, np.float32)), np.float64),
 ]
 
 

@@ -251,7 +251,7 @@ OPS = {
     "flatten": (unary(), lambda a: a.flatten(), lambda a: a.reshape(-1)),
     "getitem": (getitem_case(), lambda a, index: a[index], lambda a, index: a[index]),
     "pow_tensor_exponent": (broadcast_pair(0.2, 3.0, -2.0, 2.0), lambda a, b: a ** b, np.power),
-    "pow_constant_array_exponent": (pow_constant_exponent(), lambda a, p: a ** p, np.power),
+    "pow_constant_array_exponent": (pow_constant_exponent(), lambda a, p: a ** p.astype(a.dtype), np.power),
     "rpow_tensor_base": (broadcast_pair(-2.0, 2.0, 0.2, 3.0), lambda a, b: b ** a, lambda a, b: b ** a),
     "sin": (unary(), lambda a: a.sin(), np.sin),
     "cos": (unary(), lambda a: a.cos(), np.cos),

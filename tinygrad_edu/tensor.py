@@ -78,8 +78,17 @@ def _operands(a, b) -> tuple[Tensor, Tensor]:
         b = _constant(b, a) if isinstance(b, _NUMBERS) else Tensor(b)
     if a._data.dtype != b._data.dtype:
         dtype = result_dtype(a._data.dtype, b._data.dtype)
+        if (a._data.ndim == 0) != (b._data.ndim == 0) and _kind_rank(a) == _kind_rank(b):
+            dtype = (b if a._data.ndim == 0 else a)._data.dtype  # a 0-d tensor does not widen its own kind
         a, b = a.astype(dtype, copy=False), b.astype(dtype, copy=False)
     return a, b
+
+
+def _kind_rank(t: Tensor) -> int:
+    """bool < integer < floating point: the categories of PyTorch's promotion rules. Within one category a
+    tensor with axes keeps its dtype beside a 0-d one (float32 t * a float64 0-d tensor is float32)."""
+    kind = t._data.dtype.kind
+    return 2 if kind == _FLOAT_KINDS else 0 if kind == "b" else 1
 
 
 def _torch_spelling(name, axis, keepdims, dim, keepdim):
