@@ -109,11 +109,13 @@ def _torch_names(method):
 
     @functools.wraps(method)
     def wrapper(self, *args, **kwargs):
-        for torch_name, name in (("dim", "axis"), ("keepdim", "keepdims")):
-            if torch_name in kwargs:
-                if name in kwargs:
-                    raise TypeError(f"{method.__name__}: got both {name}= and {torch_name}= (the same argument)")
-                kwargs[name] = kwargs.pop(torch_name)
+        if "dim" in kwargs or "keepdim" in kwargs:
+            axis, keepdims = _torch_spelling(method.__name__, kwargs.get("axis"), kwargs.get("keepdims"),
+                                             kwargs.pop("dim", None), kwargs.pop("keepdim", None))
+            if axis is not None:
+                kwargs["axis"] = axis
+            if keepdims is not None:
+                kwargs["keepdims"] = keepdims
         return method(self, *args, **kwargs)
 
     return wrapper
@@ -218,10 +220,8 @@ class Tensor(PythonProtocols):
 
     def _changed_in_place(self):
         """``_version += 1`` in one call, for the optimizers' loops over every parameter."""
-        clock = function._state
-        clock["mutations"] += 1
         self._versions[0] += 1
-        self._versions[1] = clock["mutations"]
+        self._versions[1] = function.mutation()
 
     shape = property(lambda self: self._data.shape, doc="Tuple of axis lengths.")
     ndim = property(lambda self: self._data.ndim, doc="Number of axes.")

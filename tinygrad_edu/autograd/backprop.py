@@ -122,10 +122,7 @@ def _accumulate(tensor: Tensor, g: np.ndarray):
     """tensor.grad += g, into a new array (the old one may be held elsewhere). The engine's gradients have
     the tensor's shape and dtype by construction, so ``._grad`` is set without the user-facing checks."""
     if tensor._node is None and tensor._requires_grad:
-        if tensor._grad is None:  # the first gradient: kept as it is unless the array may be shared
-            tensor._grad = Tensor._from_op(g if g.base is None and g.flags.writeable else g.copy(), None)
-        else:
-            tensor._grad = _sum(tensor._grad, g, False)
+        tensor._grad = _as_grad(g, False) if tensor._grad is None else _sum(tensor._grad, g, False)
     elif tensor._retains_grad:  # the array goes on down the sweep: the retained .grad gets a copy
         tensor._grad = Tensor._from_op(g.copy(), None) if tensor._grad is None else _sum(tensor._grad, g, False)
 
