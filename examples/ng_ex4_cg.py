@@ -24,7 +24,7 @@ What this script shows, with the public API only:
   * conjugate gradient through ``optim.minimize(model, cost, method="CG", maxiter=100)``;
   * accuracy on the 5000 training digits (the notebook's figure) and on the 10 000 MNIST test digits;
   * a digit drawn with Pillow as dark ink on light paper, saved as PNG, turned into an MNIST-style
-    28 x 28 input by ``data.preprocess_image`` (the ``predict`` command's preprocessing), shrunk to
+    28 x 28 input by ``app.images.preprocess_image`` (the ``predict`` command's preprocessing), shrunk to
     20 x 20 like the training digits, and classified.
 
     python examples/ng_ex4_cg.py            # ~10-30 s on 2 cores
@@ -40,6 +40,7 @@ import numpy as np
 import tinygrad_edu as tg
 import tinygrad_edu.nn.functional as F
 from tinygrad_edu import Tensor, data, nn, optim
+from tinygrad_edu.app.images import preprocess_image
 
 SIDE, HIDDEN, CLASSES = 20, 25, 10
 NOTEBOOK_ACCURACY, NOTEBOOK_COST = 99.26, 0.1135
@@ -183,7 +184,7 @@ def main(argv=None):
     args.out_dir.mkdir(parents=True, exist_ok=True)
     print("\npredict on digits drawn with Pillow (dark ink on light paper):")
     for digit, path in draw_digits(args.out_dir).items():
-        mnist_style = data.preprocess_image(path)                     # 28 x 28, ink bright, centred by mass
+        mnist_style = preprocess_image(path)                          # 28 x 28, ink bright, centred by mass
         with tg.no_grad():
             outputs = model(Tensor(to_20x20(mnist_style[None]))).sigmoid().data[0]
         guess = int(outputs.argmax())

@@ -29,9 +29,11 @@ import pytest
 
 import tinygrad_edu as tg
 import tinygrad_edu.nn.functional as F
-from tinygrad_edu import Tensor, checkpoint, nn, optim
-from tinygrad_edu.checkpoint import ModelFileError
-from tinygrad_edu.data import DataError, DataLoader, load_mnist, preprocess_image, read_idx, write_idx
+from tinygrad_edu import Tensor, nn, optim
+from tinygrad_edu.app import checkpoint
+from tinygrad_edu.app.checkpoint import ModelFileError
+from tinygrad_edu.app.images import preprocess_image
+from tinygrad_edu.data import DataError, DataLoader, load_mnist, read_idx, write_idx
 from tinygrad_edu.optim.lr_scheduler import CosineAnnealingLR, StepLR
 
 HERE = Path(__file__).name

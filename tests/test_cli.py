@@ -24,9 +24,10 @@ PIL = pytest.importorskip("PIL")
 from PIL import Image, ImageDraw, ImageFont
 
 import tinygrad_edu as tg
-from tinygrad_edu import checkpoint
-from tinygrad_edu.cli import main, parse_arch
-from tinygrad_edu.data import preprocess_image, read_idx, write_idx
+from tinygrad_edu.app import checkpoint
+from tinygrad_edu.app.cli import main, parse_arch
+from tinygrad_edu.app.images import preprocess_image
+from tinygrad_edu.data import read_idx, write_idx
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = ["--arch", "784-32-10", "--epochs", "2", "--batch-size", "32", "--lr", "0.01", "--seed", "1"]
@@ -258,7 +259,7 @@ def test_divergence_stops_with_epoch_and_step_and_writes_no_model(tmp_path, data
 
 
 def test_divergence_keeps_the_last_good_checkpoint(tmp_path, data_dir, monkeypatch):
-    from tinygrad_edu import training
+    from tinygrad_edu.app import training
 
     real_epoch, kept = training.train_epoch, {}
 

@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tinygrad_edu import checkpoint, cli
-from tinygrad_edu.cli import MAX_BATCH_SIZE, MAX_EPOCHS, MAX_SEED, main
+from tinygrad_edu.app import checkpoint, cli
+from tinygrad_edu.app.cli import MAX_BATCH_SIZE, MAX_EPOCHS, MAX_SEED, main
 from tinygrad_edu.data import write_idx
 
 REPO = Path(__file__).resolve().parents[1]
@@ -311,7 +311,7 @@ def test_the_default_out_folder_is_not_made_for_a_refused_run(tmp_path):
 
 
 def test_a_run_interrupted_before_its_first_checkpoint_leaves_no_empty_folder(place, data_dir, inputs, monkeypatch):
-    from tinygrad_edu import training
+    from tinygrad_edu.app import training
 
     def interrupted(*_, **__):
         raise KeyboardInterrupt

@@ -13,10 +13,11 @@ import numpy as np
 import pytest
 
 import tinygrad_edu as tg
-from tinygrad_edu import checkpoint, optim
-from tinygrad_edu.checkpoint import ModelFileError
+from tinygrad_edu import optim
+from tinygrad_edu.app import checkpoint
+from tinygrad_edu.app.checkpoint import ModelFileError
+from tinygrad_edu.app.training import Diverged, fit
 from tinygrad_edu.data import DataLoader
-from tinygrad_edu.training import Diverged, fit
 
 PACKAGE = Path(tg.__file__).parent
 

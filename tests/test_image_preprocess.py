@@ -14,14 +14,8 @@ from hypothesis import strategies as st
 from PIL import Image, ImageDraw
 
 import tinygrad_edu as tg
-from tinygrad_edu.data import (
-    DataError,
-    DataLoader,
-    load_mnist,
-    preprocess_image,
-    preprocess_images,
-    render_digit_on_canvas,
-)
+from tinygrad_edu.app.images import preprocess_image, preprocess_images, render_digit_on_canvas
+from tinygrad_edu.data import DataError, DataLoader, load_mnist
 
 
 def drawn_seven(size=(90, 120), box=(20, 15, 70, 100), width=9, ink=25, paper=230):

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tinygrad_edu.cli import main
+from tinygrad_edu.app.cli import main
 
 pytestmark = pytest.mark.slow
 

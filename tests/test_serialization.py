@@ -99,7 +99,7 @@ def test_an_optimizer_with_numpy_float_hyperparameters_round_trips(tmp_path):
 
 
 def test_a_float64_model_file_loads_back_as_float64_bit_for_bit(tmp_path):
-    from tinygrad_edu import checkpoint
+    from tinygrad_edu.app import checkpoint
 
     model = checkpoint.build_model([4, 3, 2], "relu", seed=0, dtype=np.float64)
     checkpoint.save_model(tmp_path / "m.npz", model, [4, 3, 2], "relu", checkpoint.Preprocessing(0.5, 2.0))

@@ -1,7 +1,7 @@
-"""``python -m tinygrad_edu train|evaluate|predict``: see ``tinygrad_edu.cli``."""
+"""``python -m tinygrad_edu train|evaluate|predict``: see ``tinygrad_edu.app.cli``."""
 
 import sys
 
-from .cli import main
+from .app.cli import main
 
 sys.exit(main())

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import json
 import os
-import zipfile
 
 import numpy as np
 
@@ -131,6 +130,8 @@ def save(obj, path):
         raise NotADirectoryError(f"tg.save: cannot write {path}: {directory} is a file, not a directory")
     if not os.path.isdir(directory):
         raise FileNotFoundError(f"tg.save: cannot write {path}: the directory {directory} does not exist")
+    import zipfile  # loaded at the first save or load, so importing tinygrad_edu stays light
+
     # What np.savez does, written out: one .npy member per entry (np.savez's keyword arguments
     # would clash with entry names such as "file").
     with atomic_write(path) as file, zipfile.ZipFile(file, mode="w", compression=zipfile.ZIP_STORED,
@@ -147,6 +148,8 @@ def load(path):
     Raises ``FileNotFoundError`` or ``ValueError`` naming ``path`` when the file is missing, is not an
     ``.npz`` archive, or holds a pickled object.
     """
+    import zipfile
+
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"tg.load: no such file: {path}")

@@ -47,7 +47,6 @@ step  op   output  inputs      |grad| passed to each input
 from __future__ import annotations
 
 import shutil
-import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -255,6 +254,8 @@ def _dot_program() -> str:
 
 
 def _run_dot(text: str, fmt: str, timeout: float | None = None) -> bytes:
+    import subprocess  # loaded when Graphviz is first run, so importing tinygrad_edu starts no process machinery
+
     result = subprocess.run([_dot_program(), f"-T{fmt}"], input=text.encode(), capture_output=True,
                             timeout=timeout, check=False)
     if result.returncode != 0:

@@ -1,5 +1,5 @@
 """Data for tinygrad_edu: MNIST from wherever it is (IDX, Kaggle CSV, Nielsen's pickle, cache, download),
-a mini-batch ``DataLoader``, and MNIST-style preprocessing of digit images.
+and a mini-batch ``DataLoader``.
 
 >>> from tinygrad_edu import data
 >>> import numpy as np
@@ -9,17 +9,17 @@ a mini-batch ``DataLoader``, and MNIST-style preprocessing of digit images.
 
 Modules: ``mnist`` (load_mnist, the lookup order), ``idx`` (IDX files), ``kaggle`` (digit-recognizer CSVs),
 ``nielsen`` (``mnist.pkl.gz``, hash-checked before unpickling), ``fetch`` (mirrors and the package-index
-route), ``loader`` (DataLoader), ``images`` (preprocessing for ``predict``; needs Pillow).
+route), ``loader`` (DataLoader). Turning a photo of a digit into an MNIST-style input is the
+application's job: ``tinygrad_edu.app.images``.
 """
 
 from .files import DataError, sha256_of
 from .idx import read_idx, read_idx_pair, write_idx
-from .images import load_grey, preprocess_image, preprocess_images, render_digit_on_canvas
 from .kaggle import read_kaggle_csv, split_kaggle_train, write_kaggle_submission
 from .loader import DataLoader
 from .mnist import cache_dir, load_mnist
 from .nielsen import NIELSEN_SHA256, read_nielsen_pkl
 
-__all__ = ["NIELSEN_SHA256", "DataError", "DataLoader", "cache_dir", "load_grey", "load_mnist", "preprocess_image",
-           "preprocess_images", "read_idx", "read_idx_pair", "read_kaggle_csv", "read_nielsen_pkl",
-           "render_digit_on_canvas", "sha256_of", "split_kaggle_train", "write_idx", "write_kaggle_submission"]
+__all__ = ["NIELSEN_SHA256", "DataError", "DataLoader", "cache_dir", "load_mnist", "read_idx", "read_idx_pair",
+           "read_kaggle_csv", "read_nielsen_pkl", "sha256_of", "split_kaggle_train", "write_idx",
+           "write_kaggle_submission"]

@@ -23,7 +23,6 @@ array([[0, 1, 2],
 
 from __future__ import annotations
 
-import gzip
 import struct
 import zlib
 from pathlib import Path
@@ -52,6 +51,8 @@ def read_idx(path) -> np.ndarray:
         raw.seek(0)
         if not compressed:
             return _parse(raw, path)
+        import gzip  # loaded on the first compressed file, so importing tinygrad_edu stays light
+
         try:
             with gzip.GzipFile(fileobj=raw) as stream:
                 return _parse(stream, path)
@@ -119,6 +120,8 @@ def write_idx(path, array, compress=None) -> None:
     header = struct.pack(f">2xBB{array.ndim}I", code, array.ndim, *array.shape)
     payload = header + np.ascontiguousarray(array, dtype=array.dtype.newbyteorder(">")).tobytes()
     if path.suffix == ".gz" if compress is None else compress:
+        import gzip
+
         payload = gzip.compress(payload, compresslevel=6, mtime=0)  # mtime=0: same array, same bytes
     write_atomically(path, payload)
 

@@ -21,7 +21,6 @@ from pathlib import Path
 
 import numpy as np
 
-from . import fetch
 from .files import DataError
 from .idx import read_idx_pair
 from .kaggle import read_kaggle_csv, split_kaggle_train
@@ -89,6 +88,8 @@ def load_mnist(root=None, download=True, *, fallback=True):
             return _to_float(*found)
     if not download:
         raise DataError(_not_found(looked, ["downloading is off (download=False)"], cache))
+    from . import fetch  # the network and archive machinery loads only when a download is needed
+
     try:
         cache.mkdir(parents=True, exist_ok=True)
         fetch.fetch_mnist(cache)
@@ -119,7 +120,9 @@ def _read_folder(folder: Path, is_cache: bool, looked: list):
     if (folder / NIELSEN_FILENAME).is_file():
         arrays = read_nielsen_pkl(folder / NIELSEN_FILENAME)
         if is_cache:  # turn it into IDX once so later loads skip the gunzip and the unpickling
-            fetch.write_mnist_idx(folder, *arrays)
+            from .fetch import write_mnist_idx
+
+            write_mnist_idx(folder, *arrays)
         return arrays
     looked.append(f"{folder} (no IDX files, {KAGGLE_FILENAME} or {NIELSEN_FILENAME})")
     return None

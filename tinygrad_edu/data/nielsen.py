@@ -13,7 +13,6 @@ before a single byte of it reaches ``pickle``.
 
 from __future__ import annotations
 
-import gzip
 import pickle
 from pathlib import Path
 
@@ -46,6 +45,8 @@ def read_nielsen_pkl(source, sha256=None, name=None):
     if actual != expected:
         raise DataError(f"{name} has SHA-256 {actual}, not the expected {expected}; refusing to unpickle it "
                         "(a pickle can run code), so download Nielsen's mnist.pkl.gz again")
+    import gzip  # loaded when first needed, so importing tinygrad_edu stays light
+
     try:
         parts = pickle.loads(gzip.decompress(payload), encoding="latin1")  # latin1: it was pickled by Python 2
     except Exception as error:  # noqa: BLE001 - unpickling fails in many ways; a file with Nielsen's hash never does

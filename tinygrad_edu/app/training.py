@@ -32,9 +32,9 @@ import time
 
 import numpy as np
 
-from .function import no_grad
-from .nn import functional as F
-from .tensor import Tensor
+from ..function import no_grad
+from ..nn import functional as F
+from ..tensor import Tensor
 
 
 class Diverged(RuntimeError):
@@ -176,7 +176,7 @@ def format_confusion_matrix(matrix) -> str:
 
 def plot_confusion_matrix(matrix, path=None, title=None):
     """A heat map of the confusion matrix with the counts written in the cells; returns the Figure."""
-    from .viz_plots import _figure, _save
+    from ..viz_plots import _figure, _save
 
     matrix = np.asarray(matrix)
     fig = _figure(figsize=(5.2, 4.6), layout="constrained")

@@ -33,8 +33,8 @@ from pathlib import Path
 
 import numpy as np
 
-from . import nn
-from .serialization import load, save
+from .. import nn
+from ..serialization import load, save
 
 FORMAT = "tinygrad_edu.mlp"
 VERSION = 1

@@ -250,8 +250,8 @@ def check_predict(args) -> None:
 
 
 def run_train(args) -> int:
-    from . import optim
-    from .data import DataLoader
+    from .. import optim
+    from ..data import DataLoader
     from .training import fit
 
     sizes, out = args.arch, args.out  # both checked by check_train
@@ -342,7 +342,8 @@ def run_evaluate(args) -> int:
 
 
 def run_predict(args) -> int:
-    from .data import DataError, preprocess_image, read_kaggle_csv, write_kaggle_submission
+    from ..data import DataError, read_kaggle_csv, write_kaggle_submission
+    from .images import preprocess_image
     from .training import predict_proba
 
     model, info = args.loaded  # the arguments were checked by check_predict
@@ -388,7 +389,7 @@ def _load_data(data_dir):
     A folder named by the user that holds nothing must be an error, not a silent switch to MNIST
     from the cache: hence ``fallback=False``.
     """
-    from .data import DataError, load_mnist
+    from ..data import DataError, load_mnist
 
     try:
         if data_dir is None:
@@ -503,7 +504,7 @@ def _size(n_bytes: float) -> str:
 
 
 def _write_json(path: Path, payload: dict) -> None:
-    from .data.files import write_atomically
+    from ..data.files import write_atomically
 
     write_atomically(path, (json.dumps(payload, indent=2) + "\n").encode())
 
@@ -517,7 +518,7 @@ def _schedule(optim, optimizer, name, epochs, steps_per_epoch):
 
 
 def _training_curve(history, config, path):
-    from .viz_plots import plot_training_curves
+    from ..viz_plots import plot_training_curves
 
     series = {key: [record[key] for record in history]
               for key in ("epoch", "train_loss", "test_loss", "train_accuracy", "test_accuracy")}

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .files import DataError
+from ..data.files import DataError
 
 BOX = 20           # the ink's longer side, in pixels, as in MNIST
 FIELD = 28         # the image side
