@@ -33,6 +33,7 @@ from window_cases import (
 import tinygrad_edu as tg
 import tinygrad_edu.nn.functional as F
 from tinygrad_edu import ops
+from tinygrad_edu.nn.convolution import batch_norm_composed
 
 
 @st.composite
@@ -343,7 +344,8 @@ def test_every_primitive_is_in_the_table():
                "Softmax": "softmax", "Sum": "sum", "Max": "max", "MatMul": "matmul", "Linear": "linear", "Reshape": "reshape",
                "Transpose": "transpose", "GetItem": "getitem", "Div": "div", "Sin": "sin", "Cos": "cos",
                "Maximum": "maximum", "Where": "where", "Expand": "expand", "Cat": "cat", "Cast": "clone",
-               "ScatterAdd": "scatter_add", "Pad": "pad", "Unfold": "unfold", "Fold": "fold"}
+               "ScatterAdd": "scatter_add", "Pad": "pad", "Unfold": "unfold", "Fold": "fold",
+               "BatchNorm": "batch_norm_training"}
     assert primitives <= set(covered), f"primitives without a gradcheck row: {primitives - set(covered)}"
     assert all(row in OPS for row in covered.values())
 
@@ -365,6 +367,26 @@ def test_fused_linear_equals_its_composition_in_value_and_gradients(case):
     out_composed.backward(seed)
     for f, c in zip(fused, composed):
         np.testing.assert_allclose(f.grad.data, c.grad.data, rtol=1e-12, atol=1e-12)
+
+
+@given(batch_norm_case())
+def test_fused_batch_norm_equals_its_composition_in_value_and_first_and_second_derivatives(case):
+    fused, composed = [leaf(a) for a in case], [leaf(a) for a in case]
+    out_fused = F.batch_norm(fused[0], None, None, fused[1], fused[2], training=True)
+    out_composed = batch_norm_composed(*composed)
+    np.testing.assert_allclose(out_fused.data, out_composed.data, rtol=1e-10, atol=1e-10)
+    seed = tg.Tensor(np.cos(np.arange(out_fused.size)).reshape(out_fused.shape))
+    grads_fused = tg.autograd.grad(out_fused, fused, seed, create_graph=True)
+    grads_composed = tg.autograd.grad(out_composed, composed, seed, create_graph=True)
+    for f, c in zip(grads_fused, grads_composed):
+        np.testing.assert_allclose(f.data, c.data, rtol=1e-9, atol=1e-9)
+    # second derivatives: differentiate <grad_x, u> once more, with respect to every input
+    u = np.sin(np.arange(case[0].size)).reshape(case[0].shape)
+    second_fused = tg.autograd.grad((grads_fused[0] * u).sum(), fused, allow_unused=True)
+    second_composed = tg.autograd.grad((grads_composed[0] * u).sum(), composed, allow_unused=True)
+    for f, c, a in zip(second_fused, second_composed, case):  # None: grad_x does not depend on that input
+        np.testing.assert_allclose(np.zeros_like(a) if f is None else f.data,
+                                   np.zeros_like(a) if c is None else c.data, rtol=1e-8, atol=1e-8)
 
 
 @pytest.mark.parametrize("name", sorted(OPS))

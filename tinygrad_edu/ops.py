@@ -458,8 +458,65 @@ class Max(Primitive):
     def backward(ctx, g):
         x, z = ctx.saved
         is_max = x == z
-        share = is_max / is_max.sum(axis=ctx.axes, keepdims=True).astype(x.dtype)
-        return g.reshape(z.shape) * share
+        return is_max * (g.reshape(z.shape) / is_max.sum(axis=ctx.axes, keepdims=True).astype(x.dtype))
+
+
+# ---------------------------------------------------------------------------------------------
+# normalisation: batch norm fused (its composition of mean, var, sub, div, mul, add sits beside it)
+# ---------------------------------------------------------------------------------------------
+
+
+def _batch_statistics(x, axes, eps):
+    """Mean, biased variance, x - mean and r = 1 / sqrt(var + eps) over ``axes`` (kept as size 1),
+    on arrays or (recorded) Tensors."""
+    mean = x.mean(axis=axes, keepdims=True)
+    centred = x - mean
+    var = (centred * centred).mean(axis=axes, keepdims=True)
+    return mean, var, centred, (var + eps) ** -0.5
+
+
+class BatchNorm(Primitive):
+    """z = xhat * weight + bias with xhat = (x - mean) * r, r = 1 / sqrt(var + eps): batch norm in training,
+    mean and biased variance taken over every axis but 1 (the channels) of x itself, m values each.
+    ``running = (running_mean, running_var, momentum)`` (arrays of shape (C,)) are updated in place with
+    the batch's statistics, the variance unbiased, as PyTorch's batch_norm kernel does.
+
+    Every x of a channel moves that channel's mean and var, so besides the direct path x -> xhat the
+    chain rule collects a share through each statistic. With h = g * weight (Ioffe & Szegedy 2015):
+        dL/dbias = sum g,   dL/dweight = sum g * xhat,
+        dL/dx = r * (h - mean(h) - xhat * mean(h * xhat)) = weight * r * (g - dL/dbias / m - xhat * dL/dweight / m).
+    The composition ``(x - x.mean()) / sqrt(x.var() + eps) * weight + bias`` gives the same gradients
+    (a property test checks it) with more passes over x: 33 ms against 11 per step of the MNIST CNN.
+    """
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, eps, running=None):
+        axes = (0,) + tuple(range(2, x.ndim))
+        mean, var, centred, r = _batch_statistics(x, axes, eps)
+        xhat = centred * r
+        ctx.save_for_backward(x, weight, xhat, r)
+        ctx.axes, ctx.eps, ctx.shape = axes, eps, (1, -1) + (1,) * (x.ndim - 2)
+        if running is not None:
+            running_mean, running_var, momentum = running
+            m = x.size // x.shape[1]
+            running_mean[...] = (1 - momentum) * running_mean + momentum * mean.reshape(-1)
+            running_var[...] = (1 - momentum) * running_var + momentum * (m / (m - 1)) * var.reshape(-1)
+        return xhat * weight.reshape(ctx.shape) + bias.reshape(ctx.shape)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, weight, xhat, r = ctx.saved
+        if isinstance(x, Tensor):  # under create_graph: xhat and r recomputed, so that they carry x's graph
+            _, _, centred, r = _batch_statistics(x, ctx.axes, ctx.eps)
+            xhat = centred * r
+        m = x.size // x.shape[1]
+        g_bias = g.sum(axis=ctx.axes)
+        g_weight = (g * xhat).sum(axis=ctx.axes)
+        shape = ctx.shape
+        g_x = None
+        if ctx.needs_input_grad[0]:
+            g_x = (weight.reshape(shape) * r) * (g - (g_bias / m).reshape(shape) - xhat * (g_weight / m).reshape(shape))
+        return g_x, g_weight, g_bias
 
 
 # ---------------------------------------------------------------------------------------------
@@ -742,11 +799,17 @@ def _fold_arrays(cols, output_size, kernel_size, dilation, stride):
     cols = cols.reshape(n, ckk // (kh * kw), kh, kw, out_h, out_w)
     out = np.zeros((n, ckk // (kh * kw), height, width), dtype=cols.dtype)
     # one strided slab per kernel position: kh * kw vectorised adds (np.add.at over precomputed indices
-    # measured 6x slower: 13 ms against 2 ms on (8, 16, 28, 28) with a 3x3 kernel)
+    # measured 6x slower: 13 ms against 2 ms on (8, 16, 28, 28) with a 3x3 kernel). Windows that do not
+    # overlap (pooling's stride = kernel) are written rather than added: 5 ms against 9 on (128, 32, 28, 28).
+    overlap = sh < dh * (kh - 1) + 1 or sw < dw * (kw - 1) + 1
     for p in range(kh):
         rows = slice(p * dh, p * dh + sh * (out_h - 1) + 1, sh)
         for q in range(kw):
-            out[:, :, rows, q * dw: q * dw + sw * (out_w - 1) + 1: sw] += cols[:, :, p, q]
+            slab = (slice(None), slice(None), rows, slice(q * dw, q * dw + sw * (out_w - 1) + 1, sw))
+            if overlap:
+                out[slab] += cols[:, :, p, q]
+            else:
+                out[slab] = cols[:, :, p, q]
     return out
 
 

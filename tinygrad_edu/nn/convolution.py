@@ -202,7 +202,8 @@ def batch_norm(input: Tensor, running_mean, running_var, weight=None, bias=None,
     Training: mean and biased variance over every axis but 1, and, when given, the running statistics
     (arrays or Tensors of shape ``(C,)``) are updated in place outside the graph:
     ``running = (1 - momentum) * running + momentum * batch_stat``, the variance unbiased (n / (n - 1)) as
-    PyTorch does. Evaluation: the running statistics normalise.
+    PyTorch does. Training runs the fused primitive ``ops.BatchNorm`` (``batch_norm_composed`` is the same
+    function as a composition of Tensor operations). Evaluation: the running statistics normalise.
 
     Raises ValueError for an input with fewer than 2 axes, statistics or affine parameters whose size is not
     C, a batch with one value per channel in training, or evaluation without running statistics.
@@ -215,25 +216,40 @@ def batch_norm(input: Tensor, running_mean, running_var, weight=None, bias=None,
         if v is not None and tuple(np.shape(_data(v))) != (channels,):
             raise ValueError(f"batch_norm: {name} has shape {tuple(np.shape(_data(v)))} but the input {input.shape} "
                              f"has {channels} features (channels on axis 1)")
-    axes = (0,) + tuple(range(2, input.ndim))
-    shape = (1, channels) + (1,) * (input.ndim - 2)
     if training:
-        count = input.size // channels
-        if count < 2:
+        if input.size // channels < 2:
             raise ValueError(f"batch_norm: expected more than 1 value per channel when training, got input of "
                              f"shape {input.shape}")
-        mean = input.mean(axis=axes, keepdims=True)
-        var = input.var(axis=axes, keepdims=True, correction=0)
-        for stat, batch_value in ((running_mean, mean.data), (running_var, var.data * (count / (count - 1)))):
-            if stat is not None:
-                array = _data(stat)
-                array[...] = (1 - momentum) * array + momentum * batch_value.reshape(channels)
-    else:
-        if running_mean is None or running_var is None:
-            raise ValueError("batch_norm: evaluation (training=False) needs running_mean and running_var")
-        mean = Tensor(np.asarray(_data(running_mean), dtype=input.dtype).reshape(shape))
-        var = Tensor(np.asarray(_data(running_var), dtype=input.dtype).reshape(shape))
-    out = (input - mean) / (var + eps).sqrt()
+        weight = _as_tensor(np.ones(channels, dtype=input.dtype) if weight is None else weight)
+        bias = _as_tensor(np.zeros(channels, dtype=input.dtype) if bias is None else bias)
+        running = None
+        if running_mean is not None or running_var is not None:
+            if running_mean is None or running_var is None:
+                raise ValueError("batch_norm: give both running_mean and running_var, or neither")
+            running = (_data(running_mean), _data(running_var), momentum)
+        return ops.BatchNorm.apply(input, weight, bias, eps=eps, running=running)
+    if running_mean is None or running_var is None:
+        raise ValueError("batch_norm: evaluation (training=False) needs running_mean and running_var")
+    shape = (1, channels) + (1,) * (input.ndim - 2)
+    mean = Tensor(np.asarray(_data(running_mean), dtype=input.dtype).reshape(shape))
+    var = Tensor(np.asarray(_data(running_var), dtype=input.dtype).reshape(shape))
+    return _affine((input - mean) / (var + eps).sqrt(), weight, bias, shape)
+
+
+def batch_norm_composed(input: Tensor, weight=None, bias=None, eps: float = 1e-5) -> Tensor:
+    """Training-mode batch norm written as a composition of Tensor operations:
+    ``(x - mean) / sqrt(var + eps) * weight + bias``, mean and biased variance over every axis but 1.
+    ``batch_norm(training=True)`` runs the fused primitive ``ops.BatchNorm`` instead (fewer passes over
+    the input); a property test checks that the two agree in value, gradient and second derivative."""
+    input = _as_tensor(input)
+    axes = (0,) + tuple(range(2, input.ndim))
+    shape = (1, input.shape[1]) + (1,) * (input.ndim - 2)
+    mean = input.mean(axis=axes, keepdims=True)
+    var = input.var(axis=axes, keepdims=True, correction=0)
+    return _affine((input - mean) / (var + eps).sqrt(), weight, bias, shape)
+
+
+def _affine(out: Tensor, weight, bias, shape) -> Tensor:
     if weight is not None:
         out = out * _as_tensor(weight).reshape(shape)
     if bias is not None:
