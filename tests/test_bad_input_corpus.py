@@ -33,6 +33,7 @@ from tinygrad_edu import Tensor, nn, optim
 from tinygrad_edu.app import checkpoint
 from tinygrad_edu.app.checkpoint import ModelFileError
 from tinygrad_edu.app.images import preprocess_image
+from tinygrad_edu.app.models import MLPArchitecture
 from tinygrad_edu.data import DataError, DataLoader, load_mnist, read_idx, write_idx
 from tinygrad_edu.optim.lr_scheduler import CosineAnnealingLR, StepLR
 
@@ -95,8 +96,8 @@ def files(tmp_path, monkeypatch):
     f.a_file.write_text("x")
     for folder in (f.folder, f.empty, f.partial):
         folder.mkdir()
-    model = checkpoint.build_model([4, 3, 2], seed=0)
-    checkpoint.save_model(f.model, model, [4, 3, 2], "relu", checkpoint.Preprocessing())
+    arch = MLPArchitecture((4, 3, 2))
+    checkpoint.save_model(f.model, arch.build(seed=0), arch, checkpoint.Preprocessing())
     content = tg.load(f.model)
     content["architecture"]["sizes"] = [4, 5, 2]  # the weights stay those of 4-3-2
     tg.save(content, f.other)

@@ -27,6 +27,7 @@ import tinygrad_edu as tg
 from tinygrad_edu.app import checkpoint
 from tinygrad_edu.app.cli import main, parse_arch
 from tinygrad_edu.app.images import preprocess_image
+from tinygrad_edu.app.models import MLPArchitecture
 from tinygrad_edu.data import read_idx, write_idx
 
 REPO = Path(__file__).resolve().parents[1]
@@ -136,7 +137,7 @@ def test_train_writes_model_metrics_and_curve_beside_out(trained):
 
 def test_model_file_records_architecture_and_preprocessing(trained):
     model, info = checkpoint.load_model(trained["model"])
-    assert info["sizes"] == [784, 32, 10] and info["activation"] == "relu"
+    assert info["architecture"] == MLPArchitecture((784, 32, 10), "relu")
     assert 0 < info["preprocessing"].mean < 1 and info["preprocessing"].std > 0
     assert [p.shape for p in model.parameters()] == [(32, 784), (32,), (10, 32), (10,)]
     assert not list(trained["dir"].glob(".*")), "a temporary file was left behind"
@@ -293,8 +294,8 @@ def _broken_models(folder: Path, model: Path) -> dict:
     content["architecture"]["sizes"] = [784, 64, 10]  # the weights stay those of 784-32-10
     tg.save(content, folder / "other_arch.npz")
     for name, sizes in (("narrow", [100, 10]), ("five_classes", [784, 5])):
-        model = checkpoint.build_model(sizes, seed=0)
-        checkpoint.save_model(folder / f"{name}.npz", model, sizes, "relu", checkpoint.Preprocessing())
+        arch = MLPArchitecture(tuple(sizes))
+        checkpoint.save_model(folder / f"{name}.npz", arch.build(seed=0), arch, checkpoint.Preprocessing())
     return {name: folder / f"{name}.npz" for name in ("corrupt", "truncated", "plain", "other_arch", "narrow",
                                                       "five_classes")}
 

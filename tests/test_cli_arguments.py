@@ -23,6 +23,7 @@ import pytest
 
 from tinygrad_edu.app import checkpoint, cli
 from tinygrad_edu.app.cli import MAX_BATCH_SIZE, MAX_EPOCHS, MAX_SEED, main
+from tinygrad_edu.app.models import MLPArchitecture
 from tinygrad_edu.data import write_idx
 
 REPO = Path(__file__).resolve().parents[1]
@@ -47,8 +48,8 @@ def inputs(tmp_path_factory):
     """A model file (784-8-10, untrained) and a Kaggle test.csv of three rows."""
     folder = tmp_path_factory.mktemp("inputs")
     model = folder / "model.npz"
-    checkpoint.save_model(model, checkpoint.build_model([784, 8, 10], seed=0), [784, 8, 10], "relu",
-                          checkpoint.Preprocessing())
+    arch = MLPArchitecture((784, 8, 10))
+    checkpoint.save_model(model, arch.build(seed=0), arch, checkpoint.Preprocessing())
     csv = folder / "test.csv"
     pixels = np.random.default_rng(1).integers(0, 256, size=(3, 784))
     csv.write_text(",".join(f"pixel{i}" for i in range(784)) + "\n"
@@ -172,6 +173,13 @@ ROWS = [
     ("train", "--arch", "784-\u00b2-10", "does not parse"),  # a superscript 2: a digit, but no number
     ("train", "--arch", "", "'' does not parse"),
     ("train", "--arch", "784-1000000000000-10", "--arch 784-1000000000000-10 has 795,000,000,000,010 parameters"),
+    ("train", "--arch", "cnn-32", "'cnn-32' does not parse: give two or more positive layer sizes"),
+    ("train", "--arch", "cnn2", "or cnn for the convolutional network"),
+    # train --augment-shift
+    ("train", "--augment-shift", "-1", "-1 is too small: the shift is a whole number from 0 to 8"),
+    ("train", "--augment-shift", "9", "9 is too large"),
+    ("train", "--augment-shift", "1.5", "'1.5' is not a whole number"),
+    ("train", "--augment-shift", "two", "'two' is not a whole number"),
     # train --optimizer, --schedule, --activation
     ("train", "--optimizer", "rmsprop", "invalid choice: 'rmsprop'"),
     ("train", "--optimizer", "ADAM", "invalid choice: 'ADAM'"),

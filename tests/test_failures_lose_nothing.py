@@ -16,10 +16,12 @@ import tinygrad_edu as tg
 from tinygrad_edu import optim
 from tinygrad_edu.app import checkpoint
 from tinygrad_edu.app.checkpoint import ModelFileError
+from tinygrad_edu.app.models import MLPArchitecture
 from tinygrad_edu.app.training import Diverged, fit
 from tinygrad_edu.data import DataLoader
 
 PACKAGE = Path(tg.__file__).parent
+ARCH = MLPArchitecture((4, 8, 2))
 
 
 class PoisonedLoader:
@@ -43,7 +45,7 @@ def small_problem(seed=0):
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(64, 4)).astype(np.float32)
     y = (x[:, 0] + x[:, 1] > 0).astype(np.int64)
-    model = checkpoint.build_model([4, 8, 2], seed=seed)
+    model = ARCH.build(seed=seed)
     return x, y, model, optim.Adam(model.parameters(), lr=0.01)
 
 
@@ -53,7 +55,7 @@ def test_divergence_stops_at_the_first_bad_step_naming_epoch_and_step_and_keeps_
     path, saved = tmp_path / "model.npz", {}
 
     def save_checkpoint(history):
-        checkpoint.save_model(path, model, [4, 8, 2], "relu", checkpoint.Preprocessing(), {"history": history})
+        checkpoint.save_model(path, model, ARCH, checkpoint.Preprocessing(), {"history": history})
         saved.update({name: array.copy() for name, array in model.state_dict().items()})
 
     with pytest.raises(Diverged) as caught:
@@ -73,7 +75,7 @@ def test_a_crash_at_the_rename_keeps_the_previous_model_and_optimizer_files(tmp_
     x, y, model, opt = small_problem()
     fit(model, opt, DataLoader(x, y, batch_size=16, seed=0), x, y, epochs=1, progress=False)
     model_path, opt_path = tmp_path / "model.npz", tmp_path / "optimizer.npz"
-    checkpoint.save_model(model_path, model, [4, 8, 2], "relu", checkpoint.Preprocessing())
+    checkpoint.save_model(model_path, model, ARCH, checkpoint.Preprocessing())
     tg.save(opt.state_dict(), opt_path)
     before = {path: path.read_bytes() for path in (model_path, opt_path)}
     fit(model, opt, DataLoader(x, y, batch_size=16, seed=1), x, y, epochs=1, progress=False)
@@ -83,7 +85,7 @@ def test_a_crash_at_the_rename_keeps_the_previous_model_and_optimizer_files(tmp_
 
     monkeypatch.setattr(os, "replace", power_cut)
     with pytest.raises(OSError, match="Input/output error"):
-        checkpoint.save_model(model_path, model, [4, 8, 2], "relu", checkpoint.Preprocessing())
+        checkpoint.save_model(model_path, model, ARCH, checkpoint.Preprocessing())
     with pytest.raises(OSError, match="Input/output error"):
         tg.save(opt.state_dict(), opt_path)
     monkeypatch.undo()
@@ -96,7 +98,7 @@ def test_a_crash_at_the_rename_keeps_the_previous_model_and_optimizer_files(tmp_
 def test_a_damaged_byte_in_the_weights_is_caught_on_load(tmp_path):
     model = small_problem()[2]
     path = tmp_path / "model.npz"
-    checkpoint.save_model(path, model, [4, 8, 2], "relu", checkpoint.Preprocessing())
+    checkpoint.save_model(path, model, ARCH, checkpoint.Preprocessing())
     payload = bytearray(path.read_bytes())
     weights = bytes(model.state_dict()["0.weight"].tobytes())
     at = bytes(payload).index(weights) + 10  # a byte inside the stored first-layer weights

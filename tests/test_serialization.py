@@ -100,9 +100,11 @@ def test_an_optimizer_with_numpy_float_hyperparameters_round_trips(tmp_path):
 
 def test_a_float64_model_file_loads_back_as_float64_bit_for_bit(tmp_path):
     from tinygrad_edu.app import checkpoint
+    from tinygrad_edu.app.models import MLPArchitecture
 
-    model = checkpoint.build_model([4, 3, 2], "relu", seed=0, dtype=np.float64)
-    checkpoint.save_model(tmp_path / "m.npz", model, [4, 3, 2], "relu", checkpoint.Preprocessing(0.5, 2.0))
+    arch = MLPArchitecture((4, 3, 2), "relu")
+    model = arch.build(seed=0, dtype=np.float64)
+    checkpoint.save_model(tmp_path / "m.npz", model, arch, checkpoint.Preprocessing(0.5, 2.0))
     again, _ = checkpoint.load_model(tmp_path / "m.npz")
     assert_identical(dict(again.state_dict()), dict(model.state_dict()))
 

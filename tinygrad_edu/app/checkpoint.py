@@ -1,43 +1,55 @@
-"""The model file of the command line: an MLP's weights plus everything needed to rebuild and feed it.
+"""The model file of the command line: a network's weights plus everything needed to rebuild and feed it.
 
 A model file is one ``.npz`` written by ``tg.save`` (atomically, no pickle) holding::
 
-    {"format": "tinygrad_edu.mlp", "version": 1,
-     "architecture": {"sizes": [784, 512, 256, 10], "activation": "relu"},
-     "preprocessing": {"mean": 0.1307, "std": 0.3081},   # x -> (x - mean) / std, x = pixel / 255
-     "state_dict": {"0.weight": ..., "0.bias": ..., ...},  # nn.MLP(sizes).state_dict()
-     "training": {...}}                                   # config and per-epoch history (informative only)
+    {"format": "tinygrad_edu.model", "version": 2,
+     "architecture": {"kind": "mlp", "sizes": [784, 512, 256, 10], "activation": "relu"}
+                  or {"kind": "cnn", "widths": [32, 64, 128], "classes": 10, "dropout": 0.25,
+                      "image": [1, 28, 28]},                # see models.py
+     "preprocessing": {"mean": 0.1307, "std": 0.3081},     # x -> (x - mean) / std, x = pixel / 255
+     "state_dict": {"0.weight": ..., ...},                   # model.state_dict(): parameters, then the
+                                                             # BatchNorm buffers (running_mean, running_var,
+                                                             # num_batches_tracked)
+     "training": {...}}                                     # config and per-epoch history (informative only)
+
+Files of the first version (``"format": "tinygrad_edu.mlp", "version": 1``, an architecture of
+``sizes`` and ``activation`` only) still load, as MLPs.
 
 The model comes back in the dtype its weights were saved in (float32, or float64 for a model cast
 with ``model.double()``), so saving and loading changes no bit of it.
 
-``load_model`` checks each part before using it, so a damaged file, a file that is not a model, or
-weights that do not match the recorded architecture give one ``ModelFileError`` sentence naming the
-file and the problem, never a half-built model.
+``load_model`` checks each part before using it, so a damaged file, a file that is not a model, an
+architecture this version cannot build, or weights that do not match the recorded architecture give
+one ``ModelFileError`` sentence naming the file and the problem (and the entry, for the architecture),
+never a half-built model.
 
 >>> import tempfile, pathlib, numpy as np
 >>> path = pathlib.Path(tempfile.mkdtemp()) / "model.npz"
->>> model = build_model([4, 3, 2], "relu", seed=0)
->>> save_model(path, model, [4, 3, 2], "relu", Preprocessing(0.5, 2.0))
+>>> arch = MLPArchitecture((4, 3, 2))
+>>> model = arch.build(seed=0)
+>>> save_model(path, model, arch, Preprocessing(0.5, 2.0))
 >>> again, info = load_model(path)
->>> info["sizes"], info["activation"], info["preprocessing"]
-([4, 3, 2], 'relu', Preprocessing(mean=0.5, std=2.0))
+>>> info["architecture"], info["preprocessing"]
+(MLPArchitecture(sizes=(4, 3, 2), activation='relu'), Preprocessing(mean=0.5, std=2.0))
 >>> bool(np.array_equal(again[0].weight.data, model[0].weight.data))
 True
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from .. import nn
 from ..serialization import load, save
+from .models import CNNArchitecture, MLPArchitecture
 
-FORMAT = "tinygrad_edu.mlp"
-VERSION = 1
+FORMAT = "tinygrad_edu.model"
+VERSION = 2
+FIRST_FORMAT = "tinygrad_edu.mlp"  # version 1: MLPs only, architecture = {sizes, activation}
+KINDS = {"mlp": MLPArchitecture, "cnn": CNNArchitecture}
 
 
 class ModelFileError(ValueError):
@@ -69,15 +81,11 @@ class Preprocessing:
         return (x - np.float32(self.mean)) / np.float32(self.std)
 
 
-def build_model(sizes, activation="relu", seed=None, dtype=np.float32):
-    """``nn.MLP(sizes, activation, dtype=dtype)``: Linear layers of these sizes with ``activation`` between them."""
-    return nn.MLP(list(sizes), activation=activation, seed=seed, dtype=dtype)
-
-
-def save_model(path, model, sizes, activation, preprocessing: Preprocessing, training=None) -> None:
-    """Write ``model`` with its architecture and preprocessing to ``path`` (atomically, via ``tg.save``)."""
+def save_model(path, model, architecture, preprocessing: Preprocessing, training=None) -> None:
+    """Write ``model`` with its ``architecture`` (an ``MLPArchitecture`` or ``CNNArchitecture``) and
+    ``preprocessing`` to ``path``, atomically (via ``tg.save``). BatchNorm buffers go with the weights."""
     save({"format": FORMAT, "version": VERSION,
-          "architecture": {"sizes": [int(s) for s in sizes], "activation": str(activation)},
+          "architecture": architecture.record(),
           "preprocessing": {"mean": float(preprocessing.mean), "std": float(preprocessing.std)},
           "state_dict": model.state_dict(),
           "training": training if training is not None else {}}, Path(path))
@@ -86,7 +94,9 @@ def save_model(path, model, sizes, activation, preprocessing: Preprocessing, tra
 def load_model(path):
     """Rebuild the model saved in ``path``: returns ``(model, info)`` with ``model`` in eval mode.
 
-    ``info`` holds ``sizes``, ``activation``, ``preprocessing`` (a ``Preprocessing``) and ``training``.
+    ``info`` holds ``architecture`` (an ``MLPArchitecture`` or ``CNNArchitecture``), ``preprocessing``
+    (a ``Preprocessing``), ``training`` (what ``train`` recorded) and ``version`` (1 or 2).
+    Raises ``ModelFileError`` naming the file and what is wrong with it.
     """
     path = Path(path)
     if not path.is_file():
@@ -96,31 +106,76 @@ def load_model(path):
     except (ValueError, TypeError, OSError, EOFError) as error:
         raise ModelFileError(f"model file {path} cannot be read (truncated or not an .npz?): "
                              f"{_short(error)}") from None
-    if not isinstance(content, dict) or content.get("format") != FORMAT:
+    formats = {FORMAT: VERSION, FIRST_FORMAT: 1}
+    if not isinstance(content, dict) or content.get("format") not in formats:
         raise ModelFileError(f"{path} is not a tinygrad_edu model file (it has no format entry {FORMAT!r}); "
                              "model files are written by `tinygrad-edu train`")
-    if content.get("version") != VERSION:
+    version = formats[content["format"]]
+    if content.get("version") != version:
         raise ModelFileError(f"model file {path} has version {content.get('version')!r}; "
-                             f"this tinygrad_edu reads version {VERSION}")
+                             f"this tinygrad_edu reads version {version} of the format {content['format']!r}")
     try:
-        arch, prep, state = content["architecture"], content["preprocessing"], content["state_dict"]
-        sizes, activation = [int(s) for s in arch["sizes"]], str(arch["activation"])
+        record, prep, state = content["architecture"], content["preprocessing"], content["state_dict"]
         preprocessing = Preprocessing(float(prep["mean"]), float(prep["std"]))
     except (KeyError, TypeError, ValueError) as error:
         raise ModelFileError(f"model file {path} is incomplete: missing or malformed entry {_short(error)}") from None
-    if len(sizes) < 2 or min(sizes) < 1 or not isinstance(state, dict):
-        raise ModelFileError(f"model file {path} records an impossible architecture {sizes}")
-    if not np.isfinite(preprocessing.std) or preprocessing.std <= 0:
+    if not isinstance(state, dict):
+        raise ModelFileError(f"model file {path}: its state_dict entry is a {type(state).__name__}, not a dict")
+    if not math.isfinite(preprocessing.std) or preprocessing.std <= 0:
         raise ModelFileError(f"model file {path} records a preprocessing std of {preprocessing.std}")
+    architecture = _architecture(path, record, version)
     try:
-        model = build_model(sizes, activation, dtype=_weights_dtype(state))
-    except ValueError as error:
-        raise ModelFileError(f"model file {path}: {_short(error)}") from None
-    _check_state(path, model, state, sizes)
+        model = architecture.build(dtype=_weights_dtype(state))
+    except (ValueError, TypeError) as error:
+        raise ModelFileError(f"model file {path}: its architecture {record} cannot be built: {_short(error)}") from None
+    _check_state(path, model, state, architecture)
     model.load_state_dict(state, strict=True)
     model.eval()
-    return model, {"sizes": sizes, "activation": activation, "preprocessing": preprocessing,
-                   "training": content.get("training", {})}
+    return model, {"architecture": architecture, "preprocessing": preprocessing,
+                   "training": content.get("training", {}), "version": version}
+
+
+def _architecture(path, record, version):
+    """The ``MLPArchitecture`` or ``CNNArchitecture`` a file records, each entry checked and named when wrong."""
+    if not isinstance(record, dict):
+        raise ModelFileError(f"model file {path}: its architecture entry is a {type(record).__name__}, not a dict")
+    kind = record.get("kind", "mlp") if version == 1 else record.get("kind")  # version 1 held MLPs only
+    if kind not in KINDS:
+        raise ModelFileError(f"model file {path}: architecture.kind is {kind!r}; this tinygrad_edu builds "
+                             f"{' or '.join(map(repr, KINDS))}")
+
+    def whole_numbers(field, rule, count=None):  # a list of integers >= 1 (of ``count`` of them if given)
+        values = record.get(field)
+        ok = (isinstance(values, (list, tuple)) and (count is None or len(values) == count)
+              and all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in values))
+        if not ok:
+            raise ModelFileError(f"model file {path}: architecture.{field} is {values!r}; {rule}")
+        return tuple(values)
+
+    if kind == "mlp":
+        sizes = whole_numbers("sizes", "an mlp needs two or more positive layer sizes")
+        if len(sizes) < 2:
+            raise ModelFileError(f"model file {path}: architecture.sizes is {list(sizes)}; an mlp needs two or more "
+                                 "positive layer sizes")
+        activation = record.get("activation")
+        if not isinstance(activation, str):
+            raise ModelFileError(f"model file {path}: architecture.activation is {activation!r}, not a name")
+        return MLPArchitecture(sizes, activation)
+    widths = whole_numbers("widths", "a cnn needs three positive widths (conv1 channels, conv2 channels, "
+                                     "hidden units)", 3)
+    classes = record.get("classes")
+    if isinstance(classes, bool) or not isinstance(classes, int) or classes < 1:
+        raise ModelFileError(f"model file {path}: architecture.classes is {classes!r}; a cnn needs a positive "
+                             "number of classes")
+    dropout = record.get("dropout")
+    if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
+        raise ModelFileError(f"model file {path}: architecture.dropout is {dropout!r}; a probability from 0 to "
+                             "below 1 was expected")
+    image = CNNArchitecture().record()["image"]
+    if record.get("image") != image:
+        raise ModelFileError(f"model file {path}: architecture.image is {record.get('image')!r}; this "
+                             f"tinygrad_edu's cnn reads {image} images")
+    return CNNArchitecture(widths, classes, float(dropout))
 
 
 def _weights_dtype(state) -> type:
@@ -133,10 +188,10 @@ def _weights_dtype(state) -> type:
     return np.float64 if np.dtype(np.float64) in dtypes else np.float32
 
 
-def _check_state(path, model, state, sizes):
-    """Compare the saved weights with the architecture they claim, naming the first mismatch."""
+def _check_state(path, model, state, architecture):
+    """Compare the saved weights and buffers with the architecture they claim, naming the first mismatch."""
     expected = model.state_dict()
-    arch = "-".join(map(str, sizes))
+    arch = str(architecture)
     missing, extra = sorted(set(expected) - set(state)), sorted(set(state) - set(expected))
     if missing or extra:
         parts = ([f"lacks {', '.join(missing)}"] if missing else []) + ([f"has extra {', '.join(extra)}"] if extra else [])
@@ -148,8 +203,10 @@ def _check_state(path, model, state, sizes):
             shape = getattr(saved, "shape", type(saved).__name__)
             raise ModelFileError(f"model file {path}: weight {name} has shape {shape} but the architecture {arch} "
                                  f"it records needs {array.shape} (weights from another architecture?)")
-        if saved.dtype.kind != "f":
-            raise ModelFileError(f"model file {path}: weight {name} has dtype {saved.dtype}, not a float type")
+        wanted = "f" if array.dtype.kind == "f" else "iu"  # num_batches_tracked is a count
+        if saved.dtype.kind not in wanted:
+            raise ModelFileError(f"model file {path}: weight {name} has dtype {saved.dtype}, not "
+                                 f"{'a float' if wanted == 'f' else 'an integer'} type")
 
 
 def _short(error) -> str:

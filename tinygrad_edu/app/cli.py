@@ -1,13 +1,15 @@
 """The command line: ``python -m tinygrad_edu`` (also installed as ``tinygrad-edu``).
 
-    tinygrad-edu train    [--data-dir DIR] [--arch 784-512-256-10] [--epochs N] [--batch-size B] [--lr LR]
-                          [--optimizer adam|sgd] [--schedule cosine|step|none] [--seed S] [--out model.npz] [--json]
+    tinygrad-edu train    [--data-dir DIR] [--arch 784-512-256-10|cnn] [--epochs N] [--batch-size B] [--lr LR]
+                          [--optimizer adam|sgd] [--schedule cosine|step|none] [--augment-shift PIXELS]
+                          [--seed S] [--out model.npz] [--json]
     tinygrad-edu evaluate --model model.npz [--data-dir DIR] [--plot confusion.png] [--json]
     tinygrad-edu predict  --model model.npz IMAGE... [--json]
     tinygrad-edu predict  --model model.npz --kaggle-csv test.csv [--out submission.csv]
 
 ``train`` writes the model, ``metrics.json`` and ``training_curve.png`` into the folder of ``--out``
-(default ``runs/mnist/``). With ``--json`` the last line of standard output is one JSON object holding
+(default ``runs/mnist/``). ``--arch cnn`` trains the default convolutional network; the options the
+user leaves out take the values of that network's recipe (``models.RECIPES``). With ``--json`` the last line of standard output is one JSON object holding
 at least ``test_accuracy``, ``test_loss`` and ``seconds``.
 
 Exit status: 0 on success; 2 for bad arguments or files, reported as one line on standard error
@@ -27,7 +29,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import errno
-import itertools
 import json
 import math
 import os
@@ -40,15 +41,17 @@ import numpy as np
 
 from . import checkpoint
 from .checkpoint import ModelFileError, Preprocessing
+from .models import CNN_RECIPE, MLP_ARCH, MLP_RECIPE, RECIPES, CNNArchitecture, MLPArchitecture
 from .training import Diverged
 
 PROG = "tinygrad-edu"
 EXIT_BAD_INPUT = 2
 EXIT_DIVERGED = 1
 
-# The default model, chosen by measurement on MNIST (see the README for accuracy and time).
-DEFAULTS = {"arch": "784-512-256-10", "epochs": 8, "batch_size": 128, "lr": 1e-3, "optimizer": "adam",
-            "schedule": "cosine", "seed": 0}
+# The networks' defaults (epochs, lr, ...) are their recipes, in models.py; only these are shared.
+DEFAULT_SEED = 0
+DEFAULT_OUT = Path("runs/mnist/model.npz")
+RECIPE_FIELDS = ("epochs", "batch_size", "lr", "optimizer", "schedule", "augment_shift")
 
 
 class CliError(Exception):
@@ -77,6 +80,8 @@ class _Parser(argparse.ArgumentParser):
 MAX_SEED = 2**32 - 1
 MAX_EPOCHS = 1_000_000
 MAX_BATCH_SIZE = 1_000_000_000
+# A digit fills 20 of the 28 pixels; moved further than this, most of it leaves the image.
+MAX_AUGMENT_SHIFT = 8
 # Bytes per parameter while training: float32 weight, gradient and Adam's two moments.
 BYTES_PER_PARAMETER = 16
 
@@ -96,8 +101,14 @@ def parse_arch(text: str) -> list[int]:
             sizes.append(0)
     if len(parts) < 2 or min(sizes) <= 0:
         raise argparse.ArgumentTypeError(
-            f"{text!r} does not parse: give two or more positive layer sizes joined by '-', like 784-512-256-10")
+            f"{text!r} does not parse: give two or more positive layer sizes joined by '-', like 784-512-256-10, "
+            "or cnn for the convolutional network")
     return sizes
+
+
+def _arch_option(text: str):
+    """``--arch``: ``"cnn"`` (the default convolutional network) or the MLP's sizes as ``parse_arch`` reads them."""
+    return "cnn" if text.strip() == "cnn" else parse_arch(text)
 
 
 def _whole_number(what: str, low: int, high: int):
@@ -163,29 +174,44 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog=PROG, description="Train, evaluate and use a digit classifier built on tinygrad_edu.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="{train,evaluate,predict}")
 
-    train = commands.add_parser("train", help="train an MLP on MNIST (or any MNIST-like IDX set)")
+    train = commands.add_parser("train", help="train an MLP or the default CNN on MNIST (or any MNIST-like set)",
+                                description="Train a digit classifier. Options left out take the defaults of "
+                                            "the network chosen by --arch: the MLP's, or the CNN's with --arch cnn.")
+
+    def both(field, show=str):  # "(default 8; 6 with --arch cnn)"
+        mlp, cnn = show(getattr(MLP_RECIPE, field)), show(getattr(CNN_RECIPE, field))
+        return f"(default {mlp})" if mlp == cnn else f"(default {mlp}; {cnn} with --arch cnn)"
+
     train.add_argument("--data-dir", type=_folder, help="folder with the IDX files (default: the MNIST cache, "
                                                         "downloading it once)")
-    train.add_argument("--arch", type=parse_arch, default=parse_arch(DEFAULTS["arch"]),
-                       help=f"layer sizes joined by '-' (default {DEFAULTS['arch']})")
-    train.add_argument("--activation", default="relu", choices=["relu", "leaky_relu", "sigmoid", "tanh"])
+    train.add_argument("--arch", type=_arch_option, default=parse_arch(MLP_ARCH), metavar="SIZES|cnn",
+                       help=f"an MLP's layer sizes joined by '-', or cnn for the default convolutional network "
+                            f"(default {MLP_ARCH})")
+    train.add_argument("--activation", choices=["relu", "leaky_relu", "sigmoid", "tanh"],
+                       help="the MLP's activation between layers (default relu; the cnn uses relu)")
     train.add_argument("--epochs", type=_whole_number("the number of epochs", 1, MAX_EPOCHS),
-                       default=DEFAULTS["epochs"])
+                       help=f"passes over the training set {both('epochs')}")
     train.add_argument("--batch-size", type=_whole_number("the batch size", 1, MAX_BATCH_SIZE),
-                       default=DEFAULTS["batch_size"], help="examples per step (a batch larger than the training "
-                                                             "set is the whole set)")
-    train.add_argument("--lr", type=_positive_number("the learning rate"), default=DEFAULTS["lr"],
-                       help="(peak) learning rate")
-    train.add_argument("--optimizer", choices=["adam", "sgd"], default=DEFAULTS["optimizer"],
-                       help="adam, or sgd with Nesterov momentum 0.9")
-    train.add_argument("--schedule", choices=["cosine", "step", "none"], default=DEFAULTS["schedule"],
-                       help="learning-rate schedule over the run (default cosine, to 0 at the last step)")
-    train.add_argument("--seed", type=_whole_number("a seed", 0, MAX_SEED), default=DEFAULTS["seed"],
-                       help=f"seeds the init and the batch order (0 to {MAX_SEED})")
-    train.add_argument("--out", type=_path, default=Path("runs/mnist/model.npz"),
-                       help="model file; metrics.json and training_curve.png go beside it (default runs/mnist/)")
-    train.add_argument("--no-plot", action="store_true", help="skip the training-curve PNG")
-    train.add_argument("--json", action="store_true", help="last stdout line: the metrics as one JSON object")
+                       help=f"examples per step; a batch larger than the training set is the whole set "
+                            f"{both('batch_size')}")
+    train.add_argument("--lr", type=_positive_number("the learning rate"),
+                       help=f"(peak) learning rate {both('lr', lambda v: f'{v:g}')}")
+    train.add_argument("--optimizer", choices=["adam", "sgd"],
+                       help=f"adam, or sgd with Nesterov momentum 0.9 {both('optimizer')}")
+    train.add_argument("--schedule", choices=["cosine", "step", "none"],
+                       help=f"learning-rate schedule over the run: cosine to 0 at the last step, step (x0.3 every "
+                            f"third of the run) or none {both('schedule')}")
+    train.add_argument("--augment-shift", type=_whole_number("the shift", 0, MAX_AUGMENT_SHIFT), metavar="PIXELS",
+                       help=f"move each training image by up to this many whole pixels along each axis, anew every "
+                            f"epoch; 0 turns it off {both('augment_shift')}")
+    train.add_argument("--seed", type=_whole_number("a seed", 0, MAX_SEED), default=DEFAULT_SEED,
+                       help=f"seeds the init, the batch order, dropout and the shifts (0 to {MAX_SEED}; "
+                            f"default {DEFAULT_SEED})")
+    train.add_argument("--out", type=_path, default=DEFAULT_OUT,
+                       help=f"model file; metrics.json and training_curve.png go beside it (default {DEFAULT_OUT})")
+    train.add_argument("--no-plot", action="store_true", help="skip the training-curve PNG (default: draw it)")
+    train.add_argument("--json", action="store_true",
+                       help="last stdout line: the metrics as one JSON object (default: text only)")
     train.set_defaults(check=check_train, run=run_train)
 
     evaluate = commands.add_parser("evaluate", help="test accuracy, loss and confusion matrix of a model file")
@@ -210,18 +236,28 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def check_train(args) -> None:
-    """Refuse a training run that could not finish: the output place, and an architecture too big to hold."""
+    """Fill in the recipe's defaults, then refuse a run that could not finish: the output place, the
+    options that do not apply to the chosen network, an architecture too big to hold."""
+    kind = "cnn" if args.arch == "cnn" else "mlp"
+    for field in RECIPE_FIELDS:
+        if getattr(args, field) is None:
+            setattr(args, field, getattr(RECIPES[kind], field))
+    if kind == "cnn":
+        if args.activation not in (None, "relu"):
+            raise CliError(f"--activation {args.activation}: the cnn uses relu; --activation chooses the MLP's")
+        args.architecture = CNNArchitecture()
+    else:
+        args.architecture = MLPArchitecture(tuple(args.arch), args.activation or "relu")
     args.out = _output_path(args.out, "--out", ".npz")
     beside = ["metrics.json"] + ([] if args.no_plot else ["training_curve.png"])
     for name in beside:
         if args.out.with_name(name).is_dir():
             raise CliError(f"--out {args.out}: {name} is written beside the model, but "
                            f"{args.out.with_name(name)} is a folder")
-    sizes = args.arch
-    parameters = sum(n_in * n_out + n_out for n_in, n_out in itertools.pairwise(sizes))
+    parameters = args.architecture.parameter_count()
     memory = _physical_memory()
     if memory is not None and parameters * BYTES_PER_PARAMETER > memory:
-        raise CliError(f"--arch {_arch(sizes)} has {parameters:,} parameters; training them needs about "
+        raise CliError(f"--arch {args.architecture} has {parameters:,} parameters; training them needs about "
                        f"{_size(parameters * BYTES_PER_PARAMETER)} (weights, gradients and Adam's moments) but "
                        f"this machine has {_size(memory)} of memory")
 
@@ -252,37 +288,46 @@ def check_predict(args) -> None:
 def run_train(args) -> int:
     from .. import optim
     from ..data import DataLoader
+    from .augment import ShiftedBatches
     from .training import fit
 
-    sizes, out = args.arch, args.out  # both checked by check_train
+    arch, out = args.architecture, args.out  # both checked by check_train
     x_train, y_train, x_test, y_test = _load_data(args.data_dir)
-    if sizes[0] != x_train.shape[1]:
-        raise CliError(f"--arch {_arch(sizes)} takes {sizes[0]} inputs but the images have {x_train.shape[1]} pixels")
+    if arch.inputs != x_train.shape[1]:
+        raise CliError(f"--arch {arch} takes {arch.inputs} inputs but the images have {x_train.shape[1]} pixels")
     classes = int(max(y_train.max(), y_test.max())) + 1
-    if sizes[-1] < classes:
-        raise CliError(f"--arch {_arch(sizes)} has {sizes[-1]} outputs but the labels go up to {classes - 1}")
+    if arch.outputs < classes:
+        raise CliError(f"--arch {arch} has {arch.outputs} outputs but the labels go up to {classes - 1}")
+    side = math.isqrt(x_train.shape[1])
+    if args.augment_shift and side * side != x_train.shape[1]:
+        raise CliError(f"--augment-shift {args.augment_shift} moves square images, but the images have "
+                       f"{x_train.shape[1]} pixels; give --augment-shift 0")
     prep = Preprocessing.fit(x_train)
     x_train, x_test = prep(x_train), prep(x_test)
 
-    model = checkpoint.build_model(sizes, args.activation, seed=args.seed)
+    model = arch.build(seed=args.seed)
     if args.optimizer == "adam":
         optimizer = optim.Adam(model.parameters(), lr=args.lr)
     else:
         optimizer = optim.SGD(model.parameters(), lr=args.lr, momentum=0.9, nesterov=True)
     loader = DataLoader(x_train, y_train, args.batch_size, shuffle=True, seed=args.seed)
+    if args.augment_shift:  # shifted after standardising, so the uncovered border gets what black paper becomes
+        loader = ShiftedBatches(loader, args.augment_shift, seed=args.seed, fill=float(prep(np.zeros(1))[0]))
     scheduler = _schedule(optim, optimizer, args.schedule, args.epochs, len(loader))
-    config = {"arch": _arch(sizes), "activation": args.activation, "epochs": args.epochs,
+    config = {"arch": str(arch), "architecture": arch.record(), "epochs": args.epochs,
               "batch_size": args.batch_size, "lr": args.lr, "optimizer": args.optimizer, "schedule": args.schedule,
-              "seed": args.seed, "train_examples": len(x_train), "test_examples": len(x_test)}
-    print(f"training {config['arch']} ({sum(p.size for p in model.parameters()):,} parameters) on "
+              "augment_shift": args.augment_shift, "seed": args.seed, "train_examples": len(x_train),
+              "test_examples": len(x_test)}
+    shifts = f", images shifted by up to {args.augment_shift} pixels" if args.augment_shift else ""
+    print(f"training {arch} ({sum(p.size for p in model.parameters()):,} parameters) on "
           f"{len(x_train):,} images, testing on {len(x_test):,}: {args.optimizer} lr {args.lr:g}, "
-          f"{args.schedule} schedule, batch {args.batch_size}, {args.epochs} epochs")
+          f"{args.schedule} schedule, batch {args.batch_size}, {args.epochs} epochs{shifts}")
 
     metrics_path = out.with_name("metrics.json")
 
     def save_and_report(history):  # after every epoch: the checkpoint first, so a crash keeps the last good one
         record = history[-1]
-        checkpoint.save_model(out, model, sizes, args.activation, prep, {"config": config, "history": history})
+        checkpoint.save_model(out, model, arch, prep, {"config": config, "history": history})
         print(f"epoch {record['epoch']}/{args.epochs}: train loss {record['train_loss']:.4f} accuracy "
               f"{record['train_accuracy']:.2%} | test loss {record['test_loss']:.4f} accuracy "
               f"{record['test_accuracy']:.2%} | {record['seconds']:.1f} s", flush=True)
@@ -290,7 +335,8 @@ def run_train(args) -> int:
     with _folders_for(out):  # created now, at the first write; removed again if nothing could be written
         try:
             history = fit(model, optimizer, loader, x_test, y_test, args.epochs, scheduler,
-                          scheduler_per_step=args.schedule == "cosine", on_epoch_end=save_and_report)
+                          scheduler_per_step=args.schedule == "cosine", on_epoch_end=save_and_report,
+                          eval_batch_size=RECIPES[arch.kind].eval_batch_size)
         except Diverged as diverged:
             kept = (f"the checkpoint of epoch {diverged.history[-1]['epoch']} is kept in {out}" if diverged.history
                     else "it diverged in the first epoch, so no checkpoint was written")
@@ -318,14 +364,15 @@ def run_evaluate(args) -> int:
     from .training import evaluate, format_confusion_matrix, plot_confusion_matrix
 
     (model, info), plot = args.loaded, args.plot  # both checked by check_evaluate
+    arch = info["architecture"]
     _, _, x_test, y_test = _load_data(args.data_dir)
     x_test = _check_inputs(info, x_test, "the test images")
-    if len(y_test) and y_test.max() >= info["sizes"][-1]:
-        raise CliError(f"the model has {info['sizes'][-1]} outputs but the test labels go up to {y_test.max()}")
+    if len(y_test) and y_test.max() >= arch.outputs:
+        raise CliError(f"the model has {arch.outputs} outputs but the test labels go up to {y_test.max()}")
     started = time.perf_counter()
-    result = evaluate(model, x_test, y_test)
+    result = evaluate(model, x_test, y_test, batch_size=RECIPES[arch.kind].eval_batch_size)
     seconds = time.perf_counter() - started
-    print(f"{args.model}: {_arch(info['sizes'])} on {len(y_test):,} test images")
+    print(f"{args.model}: {arch} on {len(y_test):,} test images")
     print(f"test accuracy {result['accuracy']:.2%}, test loss {result['loss']:.4f} ({seconds:.2f} s)")
     print("confusion matrix (rows: true digit, columns: predicted):")
     print(format_confusion_matrix(result["confusion"]))
@@ -353,7 +400,8 @@ def run_predict(args) -> int:
             pixels, _ = read_kaggle_csv(args.kaggle_csv)
         except DataError as error:
             raise CliError(str(error)) from None
-        probs = predict_proba(model, _check_inputs(info, pixels / np.float32(255), str(args.kaggle_csv)))
+        probs = predict_proba(model, _check_inputs(info, pixels / np.float32(255), str(args.kaggle_csv)),
+                              batch_size=RECIPES[info["architecture"].kind].eval_batch_size)
         with _folders_for(out):
             write_kaggle_submission(out, probs.argmax(axis=1))
         print(f"wrote {len(probs):,} predictions to {out}")
@@ -366,7 +414,8 @@ def run_predict(args) -> int:
             images.append(preprocess_image(path))
         except DataError as error:
             raise CliError(str(error)) from None
-    probs = predict_proba(model, _check_inputs(info, np.stack(images), "the images"))
+    probs = predict_proba(model, _check_inputs(info, np.stack(images), "the images"),
+                          batch_size=RECIPES[info["architecture"].kind].eval_batch_size)
     records = [{"image": str(path), "digit": int(p.argmax()), "probability": float(p.max())}
                for path, p in zip(args.images, probs)]
     for record in records:
@@ -377,10 +426,6 @@ def run_predict(args) -> int:
 
 
 # ---- helpers ---------------------------------------------------------------------------------------
-
-
-def _arch(sizes) -> str:
-    return "-".join(str(int(s)) for s in sizes)
 
 
 def _load_data(data_dir):
@@ -410,8 +455,9 @@ def _load_model(path):
 def _check_inputs(info, x, what):
     """The model's preprocessing applied to ``x`` (n, pixels), after checking the pixel count matches."""
     x = np.asarray(x, dtype=np.float32).reshape(len(x), -1)
-    if x.shape[1] != info["sizes"][0]:
-        raise CliError(f"the model takes {info['sizes'][0]} inputs but {what} have {x.shape[1]} pixels each")
+    inputs = info["architecture"].inputs
+    if x.shape[1] != inputs:
+        raise CliError(f"the model takes {inputs} inputs but {what} have {x.shape[1]} pixels each")
     return info["preprocessing"](x)
 
 

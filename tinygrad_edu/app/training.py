@@ -49,13 +49,16 @@ class Diverged(RuntimeError):
 
 
 def fit(model, optimizer, loader, x_test, y_test, epochs, scheduler=None, scheduler_per_step=True,
-        on_epoch_end=None, progress=True) -> list:
+        on_epoch_end=None, progress=True, eval_batch_size=2000) -> list:
     """Train for ``epochs`` passes over ``loader``, testing on ``(x_test, y_test)`` after each.
 
     Returns the history: one record per epoch with ``epoch``, ``train_loss``, ``train_accuracy``,
     ``test_loss``, ``test_accuracy`` and ``seconds`` (wall time since the start, tests included).
     ``scheduler.step()`` runs after every batch (``scheduler_per_step``) or after every epoch.
     ``on_epoch_end(history)`` runs after each epoch's record is added (to save a checkpoint, print).
+    ``loader`` is any re-iterable of ``(x_batch, y_batch)`` with a ``len`` (a ``DataLoader``, or one
+    wrapped by ``augment.ShiftedBatches``). The test runs in eval mode (BatchNorm's running statistics,
+    no dropout), ``eval_batch_size`` images at a time.
     Raises ``Diverged`` (with the history so far) when the loss, or a parameter, stops being finite.
     """
     history, started = [], time.perf_counter()
@@ -65,7 +68,7 @@ def fit(model, optimizer, loader, x_test, y_test, epochs, scheduler=None, schedu
                                                      scheduler if scheduler_per_step else None, progress)
             if scheduler is not None and not scheduler_per_step:
                 scheduler.step()
-            result = evaluate(model, x_test, y_test)
+            result = evaluate(model, x_test, y_test, batch_size=eval_batch_size)
             if not (math.isfinite(result["loss"]) and all(np.isfinite(p.data).all() for p in model.parameters())):
                 # the epoch's last step poisoned the weights after its loss was checked
                 raise Diverged(epoch, len(loader), math.nan)
@@ -116,7 +119,10 @@ def train_epoch(model, loader, optimizer, epoch, epochs=None, scheduler=None, pr
 
 
 def predict_proba(model, x, batch_size=2000) -> np.ndarray:
-    """Class probabilities ``softmax(model(x))`` as a NumPy array, computed in batches without a graph."""
+    """Class probabilities ``softmax(model(x))``, float32 ``(n, classes)``, in batches of ``batch_size`` without a graph.
+
+    The model is put in eval mode first: BatchNorm normalises with its running statistics, dropout is off.
+    """
     model.eval()
     x = np.asarray(x, dtype=np.float32)
     outputs = []
@@ -130,6 +136,8 @@ def evaluate(model, x, y, batch_size=2000) -> dict:
     """Accuracy, mean cross-entropy loss, predictions and confusion matrix of ``model`` on ``(x, y)``.
 
     The loss is the mean over examples of ``-log p(true class)``, the quantity training minimises.
+    The model is put in eval mode first (BatchNorm's running statistics, no dropout), and ``x`` goes
+    through it ``batch_size`` examples at a time, so memory stays bounded for any ``len(x)``.
     """
     model.eval()
     x, y = np.asarray(x, dtype=np.float32), np.asarray(y, dtype=np.int64)

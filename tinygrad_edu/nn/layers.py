@@ -216,6 +216,40 @@ class Flatten(Module):
         return f"start_axis={self.start_axis}"
 
 
+class Unflatten(Module):
+    """Reshape axis ``axis`` of the input into ``unflattened_size``: the inverse of ``Flatten``.
+
+    ``Unflatten(1, (1, 28, 28))`` turns a batch of MNIST rows ``(N, 784)`` into images ``(N, 1, 28, 28)``,
+    as ``Conv2d`` expects. The sizes must multiply to the length of that axis (one of them may be -1).
+    PyTorch's name for ``axis`` (``dim=``) is accepted too.
+
+    >>> import numpy as np
+    >>> from tinygrad_edu import Tensor
+    >>> Unflatten(1, (1, 28, 28))(Tensor(np.zeros((5, 784), dtype=np.float32))).shape
+    (5, 1, 28, 28)
+    """
+
+    def __init__(self, axis: int = 1, unflattened_size=(), *, dim=None):
+        super().__init__()
+        self.axis = axis if dim is None else dim
+        self.unflattened_size = tuple(int(size) for size in unflattened_size)
+        if not self.unflattened_size:
+            raise ValueError("Unflatten needs the sizes to split the axis into, e.g. Unflatten(1, (1, 28, 28))")
+
+    def forward(self, x):
+        axis = self.axis + x.ndim if self.axis < 0 else self.axis
+        if not 0 <= axis < x.ndim:
+            raise ValueError(f"Unflatten: axis {self.axis} is out of range for an input of shape {x.shape}")
+        known = math.prod(size for size in self.unflattened_size if size != -1)
+        if -1 not in self.unflattened_size and known != x.shape[axis]:
+            raise ValueError(f"Unflatten: axis {self.axis} of the input has {x.shape[axis]} elements, which cannot be "
+                             f"split into {self.unflattened_size} ({known} elements); input shape {x.shape}")
+        return x.reshape(*x.shape[:axis], *self.unflattened_size, *x.shape[axis + 1:])
+
+    def extra_repr(self):
+        return f"axis={self.axis}, unflattened_size={self.unflattened_size}"
+
+
 class Identity(Module):
     """Returns its input unchanged."""
 
@@ -275,4 +309,5 @@ __all__ = [
     "Sigmoid",
     "Softmax",
     "Tanh",
+    "Unflatten",
 ]
