@@ -5,7 +5,11 @@
                           [--seed S] [--out model.npz] [--json]
     tinygrad-edu evaluate --model model.npz [--data-dir DIR] [--plot confusion.png] [--json]
     tinygrad-edu predict  --model model.npz IMAGE... [--json]
-    tinygrad-edu predict  --model model.npz --kaggle-csv test.csv [--out submission.csv]
+    tinygrad-edu predict  --model model.npz --kaggle-csv test.csv [--out submission.csv] [--json]
+
+``predict`` prints, for each image, the three most probable digits with their probabilities. With
+``--kaggle-csv`` it writes the submission, and when the CSV has a ``label`` column (Kaggle's
+``train.csv``) it also reports the accuracy of those predictions.
 
 ``train`` writes the model, ``metrics.json`` and ``training_curve.png`` into the folder of ``--out``
 (default ``runs/mnist/``). ``--arch cnn`` trains the default convolutional network; the options the
@@ -82,6 +86,8 @@ MAX_EPOCHS = 1_000_000
 MAX_BATCH_SIZE = 1_000_000_000
 # A digit fills 20 of the 28 pixels; moved further than this, most of it leaves the image.
 MAX_AUGMENT_SHIFT = 8
+# predict shows this many of the likeliest digits of each image.
+TOP_DIGITS = 3
 # Bytes per parameter while training: float32 weight, gradient and Adam's two moments.
 BYTES_PER_PARAMETER = 16
 
@@ -215,19 +221,25 @@ def build_parser() -> argparse.ArgumentParser:
     train.set_defaults(check=check_train, run=run_train)
 
     evaluate = commands.add_parser("evaluate", help="test accuracy, loss and confusion matrix of a model file")
-    evaluate.add_argument("--model", type=_file, required=True)
-    evaluate.add_argument("--data-dir", type=_folder)
+    evaluate.add_argument("--model", type=_file, required=True, help="a model file written by train (required)")
+    evaluate.add_argument("--data-dir", type=_folder, help="folder with the IDX files (default: the MNIST cache, "
+                                                           "downloading it once)")
     evaluate.add_argument("--plot", type=_path, help="confusion-matrix PNG (default: confusion_matrix.png beside "
                                                      "the model)")
-    evaluate.add_argument("--json", action="store_true")
+    evaluate.add_argument("--json", action="store_true",
+                          help="last stdout line: the metrics as one JSON object (default: text only)")
     evaluate.set_defaults(check=check_evaluate, run=run_evaluate)
 
-    predict = commands.add_parser("predict", help="classify digit images (PNG/JPEG) or a Kaggle test.csv")
-    predict.add_argument("--model", type=_file, required=True)
-    predict.add_argument("images", nargs="*", type=_file, metavar="IMAGE")
-    predict.add_argument("--kaggle-csv", type=_file, help="a Kaggle digit-recognizer test.csv to label")
+    predict = commands.add_parser("predict", help="classify digit images (PNG/JPEG) or a Kaggle CSV")
+    predict.add_argument("--model", type=_file, required=True, help="a model file written by train (required)")
+    predict.add_argument("images", nargs="*", type=_file, metavar="IMAGE",
+                         help="digit images to classify: the three likeliest digits of each are printed")
+    predict.add_argument("--kaggle-csv", type=_file, help="a Kaggle digit-recognizer CSV to label (test.csv; "
+                                                          "with a label column, as train.csv, the accuracy is "
+                                                          "reported too)")
     predict.add_argument("--out", type=_path, help="where the Kaggle submission goes (default submission.csv)")
-    predict.add_argument("--json", action="store_true")
+    predict.add_argument("--json", action="store_true",
+                         help="last stdout line: the predictions as one JSON object (default: text only)")
     predict.set_defaults(check=check_predict, run=run_predict)
     return parser
 
@@ -263,9 +275,10 @@ def check_train(args) -> None:
 
 
 def check_evaluate(args) -> None:
-    """The model file must be a readable model, and the confusion-matrix PNG must be writable."""
-    args.loaded = _load_model(args.model)
+    """The confusion-matrix PNG must be writable (checked first: it is the cheap check), and the model
+    file a readable model; both before any data is read or anything evaluated."""
     args.plot = _output_path(args.plot or args.model.with_name("confusion_matrix.png"), "--plot", ".png")
+    args.loaded = _load_model(args.model)
 
 
 def check_predict(args) -> None:
@@ -394,19 +407,26 @@ def run_predict(args) -> int:
     from .training import predict_proba
 
     model, info = args.loaded  # the arguments were checked by check_predict
+    batch_size = RECIPES[info["architecture"].kind].eval_batch_size
     if args.kaggle_csv:
         out = args.out
         try:
-            pixels, _ = read_kaggle_csv(args.kaggle_csv)
+            pixels, labels = read_kaggle_csv(args.kaggle_csv)
         except DataError as error:
             raise CliError(str(error)) from None
         probs = predict_proba(model, _check_inputs(info, pixels / np.float32(255), str(args.kaggle_csv)),
-                              batch_size=RECIPES[info["architecture"].kind].eval_batch_size)
+                              batch_size=batch_size)
+        predictions = probs.argmax(axis=1)
         with _folders_for(out):
-            write_kaggle_submission(out, probs.argmax(axis=1))
+            write_kaggle_submission(out, predictions)
         print(f"wrote {len(probs):,} predictions to {out}")
+        report = {"submission": str(out), "rows": len(probs)}
+        if labels is not None:  # a labelled CSV (train.csv): say how many of the predictions are right
+            report["accuracy"] = float((predictions == labels).mean())
+            print(f"accuracy {report['accuracy']:.2%} on the {len(labels):,} labelled rows of {args.kaggle_csv} "
+                  f"({int((predictions == labels).sum()):,} right)")
         if args.json:
-            print(json.dumps({"submission": str(out), "rows": len(probs)}))
+            print(json.dumps(report))
         return 0
     images = []
     for path in args.images:
@@ -414,12 +434,18 @@ def run_predict(args) -> int:
             images.append(preprocess_image(path))
         except DataError as error:
             raise CliError(str(error)) from None
-    probs = predict_proba(model, _check_inputs(info, np.stack(images), "the images"),
-                          batch_size=RECIPES[info["architecture"].kind].eval_batch_size)
-    records = [{"image": str(path), "digit": int(p.argmax()), "probability": float(p.max())}
-               for path, p in zip(args.images, probs)]
+    probs = predict_proba(model, _check_inputs(info, np.stack(images), "the images"), batch_size=batch_size)
+    records = []
+    for path, p in zip(args.images, probs):
+        likeliest = np.argsort(-p, kind="stable")[:TOP_DIGITS]  # ties: the smaller digit first
+        top = [{"digit": int(d), "probability": float(p[d])} for d in likeliest]
+        records.append({"image": str(path), "digit": top[0]["digit"], "probability": top[0]["probability"],
+                        "top": top})
     for record in records:
-        print(f"{record['image']}: {record['digit']} (probability {record['probability']:.3f})")
+        first, *others = record["top"]
+        then = ", ".join(f"{o['digit']} ({o['probability']:.3f})" for o in others)
+        print(f"{record['image']}: {first['digit']} (probability {first['probability']:.3f})"
+              + (f", then {then}" if then else ""))
     if args.json:
         print(json.dumps({"predictions": records}))
     return 0
