@@ -10,7 +10,7 @@ float32; the largest difference is printed and must stay below 1e-4), and contin
 ``torch.optim.Adam``, printing the loss as it goes down:
 
     python examples/to_pytorch.py                      # trains a small MLP and a small CNN here first
-    python examples/to_pytorch.py --model model.npz    # a model file written by `tinygrad-edu train --out model.npz`
+    python examples/to_pytorch.py --model model.npz    # a model file of `tinygrad-edu train [--arch cnn] --out ...`
 
 Data: MNIST (``data.load_mnist``, cached after the first run); ``--synthetic`` uses random images instead, which
 is enough to check the conversion on a machine without the data set.
@@ -83,6 +83,7 @@ TWINS = {
     nn.LogSoftmax: lambda m: torch.nn.LogSoftmax(dim=m.axis),
     nn.Identity: lambda m: torch.nn.Identity(),
     nn.Flatten: lambda m: torch.nn.Flatten(start_dim=m.start_axis),
+    nn.Unflatten: lambda m: torch.nn.Unflatten(m.axis, m.unflattened_size),
     nn.Dropout: lambda m: torch.nn.Dropout(m.p),
     nn.Sequential: lambda m: torch.nn.Sequential(),  # its children's twins are added by _twin, under the same names
 }
@@ -141,7 +142,7 @@ def max_abs_difference(model, torch_model, x) -> float:
     return float(np.abs(ours.astype(np.float64) - theirs).max())
 
 
-def train_in_torch(torch_model, x, y, steps=100, batch_size=64, lr=1e-3, seed=0) -> list[float]:
+def train_in_torch(torch_model, x, y, steps=300, batch_size=64, lr=1e-3, seed=0) -> list[float]:
     """``steps`` Adam steps of cross-entropy on random mini-batches of (x, y): the same loop as here, written with
     torch.optim. Returns the loss of each step. (Adam starts from zero moments: its state is not carried over.)"""
     torch.manual_seed(seed)
@@ -195,8 +196,9 @@ def accuracy_in_torch(torch_model, x, y) -> float:
 
 
 def load_model_file(path):
-    """A model file of the command line (``tinygrad-edu train --out model.npz``): ``(model, info)`` by the
-    application's own loader, ``info["preprocessing"]`` turning pixels in [0, 1] into the model's input."""
+    """A model file of the command line (``tinygrad-edu train [--arch cnn] --out model.npz``): ``(model, info)``
+    by the application's own loader. Both networks take rows of 784 pixels (the CNN starts with an Unflatten
+    to (N, 1, 28, 28)); ``info["preprocessing"]`` turns pixels in [0, 1] into the model's input."""
     from tinygrad_edu.app.checkpoint import load_model
 
     return load_model(path)
@@ -215,7 +217,7 @@ def _mnist(args):
     from tinygrad_edu.data import load_mnist
 
     x_train, y_train, x_test, y_test = load_mnist()
-    return x_train[:args.limit], y_train[:args.limit], x_test[:2000], y_test[:2000]
+    return x_train[:args.limit], y_train[:args.limit], x_test, y_test
 
 
 def convert_check_continue(name, model, inputs, args):
@@ -246,7 +248,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", help="a model file of `tinygrad-edu train --out model.npz` (MLP or CNN); "
                                         "without it, a small MLP and CNN are trained here first")
-    parser.add_argument("--steps", type=int, default=100, help="training steps in PyTorch (default 100)")
+    parser.add_argument("--steps", type=int, default=300, help="training steps in PyTorch (default 300)")
     parser.add_argument("--here-steps", type=int, default=40, help="training steps here before converting")
     parser.add_argument("--lr", type=float, default=1e-3, help="Adam's learning rate in PyTorch")
     parser.add_argument("--limit", type=int, default=10000, help="training images used (default 10000)")
@@ -264,7 +266,7 @@ def main(argv=None) -> int:
         model, info = load_model_file(args.model)
         prepare = info["preprocessing"]
         inputs = (prepare(x_train), y_train, prepare(x_test), y_test)
-        print(f"{args.model}: {type(model).__name__} with {sum(p.size for p in model.parameters()):,} parameters")
+        print(f"{args.model}: {info['architecture']} with {sum(p.size for p in model.parameters()):,} parameters")
         models = [(args.model, model, inputs)]
     else:
         mean, std = x_train.mean(), x_train.std()

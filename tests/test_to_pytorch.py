@@ -2,7 +2,9 @@
 continues there, an unsupported layer is named, the command line's model files convert, and without PyTorch the
 script says how to install it. The tests that need PyTorch are skipped, with that reason, where it is missing."""
 
+import contextlib
 import importlib.util
+import io
 import re
 import subprocess
 import sys
@@ -29,6 +31,10 @@ def load_example():
 
 @pytest.fixture(scope="module")
 def example():
+    if HAVE_TORCH:
+        import torch
+
+        torch.set_num_threads(1)  # small batches: threads only compete with the other tests for the cores
     return load_example()
 
 
@@ -148,19 +154,68 @@ def test_an_unsupported_layer_is_named_with_where_it_sits(example, layer, name):
         example.to_torch(model)
 
 
-@needs_torch
-def test_an_mlp_model_file_of_the_command_line_converts(example, tmp_path):
-    from tinygrad_edu.app import checkpoint
+@pytest.fixture(scope="module")
+def mnist_like(tmp_path_factory):
+    """A tiny MNIST-like folder (the four IDX files of random digits) for `tinygrad-edu train --data-dir`."""
+    from tinygrad_edu.data import write_idx
 
-    x, y = data((12,))
-    model = trained(checkpoint.build_model([12, 8, 3], "relu", seed=0), x, y)
-    path = tmp_path / "model.npz"
-    checkpoint.save_model(path, model, [12, 8, 3], "relu", checkpoint.Preprocessing(0.5, 2.0))
-    loaded, info = example.load_model_file(path)
-    twin = example.to_torch(loaded)
-    inputs = info["preprocessing"](x)
-    assert example.max_abs_difference(loaded, twin, inputs) < 1e-5
-    assert example.max_abs_difference(model, twin, inputs) < 1e-5
+    folder = tmp_path_factory.mktemp("mnist_like")
+    rng = np.random.default_rng(0)
+    labels = (np.arange(240) % 10).astype(np.uint8)
+    images = rng.integers(0, 256, size=(240, 28, 28)).astype(np.uint8)
+    for part, rows in (("train", slice(0, 200)), ("t10k", slice(200, 240))):
+        write_idx(folder / f"{part}-images-idx3-ubyte.gz", images[rows])
+        write_idx(folder / f"{part}-labels-idx1-ubyte.gz", labels[rows])
+    return folder
+
+
+def model_file(folder, out, *arch):
+    """Train with the command line (in this process) and return the model file it wrote."""
+    from tinygrad_edu.app.cli import main
+
+    argv = ["train", "--data-dir", folder, *arch, "--epochs", "1", "--batch-size", "50", "--seed", "0",
+            "--out", out, "--no-plot"]
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()) as err:
+        status = main([str(a) for a in argv])
+    assert status == 0, err.getvalue()
+    return out
+
+
+@needs_torch
+def test_an_mlp_model_file_of_the_command_line_converts(example, mnist_like, tmp_path):
+    path = model_file(mnist_like, tmp_path / "mlp.npz", "--arch", "784-16-10")
+    model, info = example.load_model_file(path)
+    twin = example.to_torch(model)
+    assert [type(layer).__name__ for layer in twin] == ["Linear", "ReLU", "Linear"]
+    x = info["preprocessing"](np.random.default_rng(1).uniform(size=(32, 784)))
+    assert example.max_abs_difference(model, twin, x) < 1e-5
+
+
+@pytest.fixture(scope="module")
+def cnn_file(mnist_like, tmp_path_factory):
+    return model_file(mnist_like, tmp_path_factory.mktemp("cnn") / "cnn.npz", "--arch", "cnn", "--augment-shift", "0")
+
+
+@needs_torch
+def test_a_cnn_model_file_of_the_command_line_converts_with_its_batch_norm_statistics(example, cnn_file):
+    model, info = example.load_model_file(cnn_file)
+    assert int(model[2].num_batches_tracked.item()) == 4 and np.abs(model[2].running_mean.data).max() > 0
+    twin = example.to_torch(model)
+    assert [type(layer).__name__ for layer in twin][:4] == ["Unflatten", "Conv2d", "BatchNorm2d", "ReLU"]
+    np.testing.assert_array_equal(twin[2].running_var.numpy(), model[2].running_var.data)
+    x = info["preprocessing"](np.random.default_rng(1).uniform(size=(16, 784)))
+    assert example.max_abs_difference(model, twin, x) < 1e-5
+
+
+@needs_torch
+def test_the_script_converts_a_cnn_model_file_and_trains_it_in_torch(cnn_file):
+    result = subprocess.run([sys.executable, str(EXAMPLE), "--model", str(cnn_file), "--synthetic", "--limit", "300",
+                             "--steps", "10"], capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert re.search(r"cnn\.npz: cnn 32-64-128 with 421,834 parameters", result.stdout), result.stdout
+    difference = float(re.search(r"max \|tinygrad_edu - torch\| = (\S+)", result.stdout).group(1))
+    assert difference < 1e-4
+    assert len(re.findall(r"torch steps +\d+- *\d+: mean loss \d", result.stdout)) == 5
 
 
 def test_without_torch_the_script_names_pip_install_torch_and_exits_2():
