@@ -49,3 +49,14 @@ def test_example_script_runs_on_a_subset(mnist, monkeypatch, capsys):
     line = capsys.readouterr().out.strip().splitlines()[-1]
     accuracy = float(line.split("test accuracy ")[1].split("%")[0]) / 100
     assert line.startswith("epoch 1:") and accuracy > 0.6, line  # 3000 images, 24 steps: well above chance
+
+
+CNN_EXAMPLE = EXAMPLE.with_name("mnist_cnn.py")
+
+
+def test_cnn_example_script_learns_on_a_subset(mnist, monkeypatch, capsys):
+    monkeypatch.setattr(sys, "argv", [str(CNN_EXAMPLE), "--epochs", "1", "--limit", "3072"])
+    runpy.run_path(str(CNN_EXAMPLE), run_name="__main__")
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    accuracy = float(line.split("test accuracy ")[1].split("%")[0]) / 100
+    assert line.startswith("epoch 1:") and accuracy > 0.5, line  # 24 steps of 128 images: well above chance
