@@ -1,4 +1,4 @@
-"""Shared test settings: hypothesis profiles and helpers.
+"""Shared test settings: the hypothesis profiles.
 
 HYPOTHESIS_PROFILE=dev (default): quick local runs. HYPOTHESIS_PROFILE=ci: the CI run, 200 examples
 per property.

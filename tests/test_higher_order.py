@@ -6,7 +6,7 @@ What is checked, in float64:
   gradient; ``hvp`` is the Hessian times v and equals ``vhp``; jvp and vjp are adjoint,
   <J v, u> = <v, J^T u>;
 - closed forms: tanh's first four derivatives, x^3's 3x^2, 6x, 6, 0;
-- the contract of ``backward(create_graph=True)`` and ``tg.autograd.grad`` (accumulation as PyTorch,
+- the behaviour of ``backward(create_graph=True)`` and ``tg.autograd.grad`` (accumulation as PyTorch,
   allow_unused, non-leaf inputs, several outputs, retain_graph's default, the error messages);
 - a user ``tg.Function`` under create_graph: a backward on detached arrays passes gradcheck and is caught by
   gradgradcheck; ``differentiable_backward = True`` with a backward written for Tensors passes both;

@@ -2,7 +2,7 @@
 starts processes or unpacks archives: those modules load the first time a download, a Graphviz run, a
 ``.gz`` file or ``tg.save``/``tg.load`` needs them. The application (``tinygrad_edu.app``) is not loaded either.
 
-Each check runs in a fresh interpreter, because this test session has long since imported everything.
+Each check runs in a fresh interpreter, because the pytest process has long since imported everything.
 """
 
 import json

@@ -134,7 +134,7 @@ def test_retained_graph_is_freed_once_the_loss_is_deleted(cycle_collector_off):
     del hidden
     loss.backward(retain_graph=True)
     loss.backward(retain_graph=True)
-    assert hidden_ref() is not None and saved_ref() is not None  # retained, as asked
+    assert hidden_ref() is not None and saved_ref() is not None  # retained, as retain_graph=True asks
     del loss
     assert hidden_ref() is None and node_ref() is None and saved_ref() is None
     np.testing.assert_allclose(w.grad.data, 2 * _single_backward_grad(), rtol=1e-6)

@@ -68,7 +68,7 @@ class CliError(Exception):
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message):
-        # argparse would print the whole usage block first; one line naming the problem is the contract.
+        # argparse would print the whole usage block first; the user gets one line naming the problem.
         raise CliError(f"{message} (see {self.prog} --help)", prog=self.prog)
 
 
@@ -451,7 +451,7 @@ def run_predict(args) -> int:
     return 0
 
 
-# ---- helpers ---------------------------------------------------------------------------------------
+# ---- what the commands share: loading, output paths, sizes, plots, errors -------------------------
 
 
 def _load_data(data_dir):

@@ -37,7 +37,7 @@ from ..tensor import Tensor
 REDUCTIONS = ("mean", "sum", "none")
 
 
-# ---- helpers ------------------------------------------------------------------------------------
+# ---- argument checks and the small pieces the losses share -------------------------------------
 
 def _tensor(x, name: str, like: Tensor | None = None) -> Tensor:
     """``x`` as a Tensor; a float array or number beside a float tensor takes that tensor's dtype."""
@@ -410,7 +410,7 @@ def l2_penalty(params, lam: float, m: int = 1) -> Tensor:
 
     ``params`` is a Module (every parameter whose name does not end in "bias" counts) or an
     iterable of the weight Tensors to penalise. ``m`` is the number of training examples, so that
-    cost + l2_penalty(model, lam, m) is notebook 003's regularised cost.
+    cost + l2_penalty(model, lam, m) is ex4's regularised cost (examples/ng_ex4_cg.py).
 
     >>> import numpy as np
     >>> from tinygrad_edu import nn

@@ -147,10 +147,10 @@ def kaiming_uniform_(param, a=0.0, mode="fan_in", nonlinearity="leaky_relu", *, 
     return uniform_(param, -bound, bound, seed=seed, rng=rng)
 
 
-# ---- the seed notebooks' schemes, by name -------------------------------------------------------
+# ---- the schemes of the course networks in examples/, by name ------------------------------------
 
 def centered_uniform_(param, factor=1.0, *, seed=None, rng=None):
-    """(U(0, 1) - 0.5) * factor, i.e. U(-factor/2, factor/2): notebook 000's ``init_params(factor)``.
+    """(U(0, 1) - 0.5) * factor, i.e. U(-factor/2, factor/2): ``init_params(factor)`` of examples/init_scale_grid.py.
 
     >>> import numpy as np
     >>> w = centered_uniform_(Tensor(np.empty((10, 784))), factor=0.2, seed=0)
@@ -161,7 +161,7 @@ def centered_uniform_(param, factor=1.0, *, seed=None, rng=None):
 
 
 def fan_in_uniform_(param, fan_in=None, *, seed=None, rng=None):
-    """U(-1/sqrt(fan_in), 1/sqrt(fan_in)): notebook 002's ``limit = 1/np.sqrt(784)``.
+    """U(-1/sqrt(fan_in), 1/sqrt(fan_in)): ``limit = 1/np.sqrt(784)`` of examples/mse_vs_cross_entropy.py.
 
     ``fan_in`` defaults to the weight's input size (``shape[1]``); a bias (1-D) needs it given.
     This is also the distribution of PyTorch's default ``Linear`` init, weights and biases alike.
@@ -178,11 +178,11 @@ def fan_in_uniform_(param, fan_in=None, *, seed=None, rng=None):
 
 
 def epsilon_uniform_(param, *, seed=None, rng=None):
-    """Andrew Ng's rule (notebook 003): U(-eps, eps) with eps = sqrt(6) / sqrt(L_in + L_out).
+    """Andrew Ng's rule (ex4, examples/ng_ex4_cg.py): U(-eps, eps) with eps = sqrt(6) / sqrt(L_in + L_out).
 
     L_in and L_out are the layer's input and output sizes (``shape[1]`` and ``shape[0]``). It is
-    Xavier's uniform bound. (Notebook 003 writes ``(6/(lin+lout))**1/2``, which Python reads as
-    ``(6/(lin+lout)) / 2``; the formula from the course is the square root, used here.)
+    Xavier's uniform bound. (The notebook behind that example writes ``(6/(lin+lout))**1/2``, which
+    Python reads as ``(6/(lin+lout)) / 2``; the formula from the course is the square root, used here.)
 
     >>> import numpy as np
     >>> w = epsilon_uniform_(Tensor(np.empty((25, 400))), seed=0)
@@ -195,7 +195,7 @@ def epsilon_uniform_(param, *, seed=None, rng=None):
 
 
 def standard_normal_(param, *, seed=None, rng=None):
-    """N(0, 1) for every weight and bias: notebook 004's (and Nielsen's) ``np.random.randn(y, x)``.
+    """N(0, 1) for every weight and bias: Nielsen's ``np.random.randn(y, x)`` (examples/nielsen_network.py).
 
     >>> import numpy as np
     >>> standard_normal_(Tensor(np.empty(2)), seed=0).data.round(3).tolist()

@@ -4,8 +4,8 @@
 its gradient. A model is many arrays, so this bridge lays all parameters end to end (in
 ``model.parameters()`` order, each flattened row-major), and for every vector SciPy proposes it
 writes the pieces back into the parameters, runs ``loss_fn()``, backpropagates, and hands SciPy the
-loss and the gradients laid end to end the same way. This is notebook 003's
-``fmin_cg(cost, thetas, fprime=grad)`` with the hand-derived gradient replaced by ``backward``.
+loss and the gradients laid end to end the same way. This is the ``fmin_cg(cost, thetas, fprime=grad)``
+of Ng's ex4 (examples/ng_ex4_cg.py) with the hand-derived gradient replaced by ``backward``.
 
 SciPy is an optional extra (``pip install 'tinygrad_edu[scipy]'``), imported only when called.
 
