@@ -51,13 +51,11 @@ def test_cached_files_are_the_original_mnist_bytes(mnist):
             assert sha256_of(path) == (packed if path.suffix == ".gz" else raw), f"{path} differs from MNIST"
 
 
-def test_second_load_comes_from_the_cache_quickly(mnist):
+def test_second_load_comes_from_the_cache_with_the_same_arrays(mnist):
     start = time.perf_counter()
     again = load_mnist(download=False)
-    seconds = time.perf_counter() - start
-    print(f"load_mnist from the cache: {seconds:.3f} s")
-    assert all(np.array_equal(got, first) for got, first in zip(again, mnist))
-    assert seconds < 10, f"a cached load took {seconds:.1f} s"  # a sanity bound only; timing is not the test
+    print(f"load_mnist from the cache: {time.perf_counter() - start:.3f} s")  # recorded, not a pass condition
+    assert all(np.array_equal(got, first) for got, first in zip(again, mnist)), "the cached load differs"
 
 
 def test_the_cache_folder_given_as_root_reads_the_same(mnist):
