@@ -109,8 +109,8 @@ def small_graph():
 
 def test_finished_graph_is_freed_without_the_cycle_collector(cycle_collector_off):
     w, hidden, loss = small_graph()
-    hidden_ref, node_ref = weakref.ref(hidden), weakref.ref(hidden._node)
-    matmul_ref = weakref.ref(hidden._node.inputs[0])
+    hidden_ref, node_ref = weakref.ref(hidden), weakref.ref(hidden.grad_fn)
+    matmul_ref = weakref.ref(hidden.grad_fn.inputs[0])
     loss.backward()
     del hidden, loss
     assert hidden_ref() is None and node_ref() is None and matmul_ref() is None
@@ -119,7 +119,7 @@ def test_finished_graph_is_freed_without_the_cycle_collector(cycle_collector_off
 
 def test_backward_releases_the_graph_even_while_the_loss_is_still_held(cycle_collector_off):
     _, hidden, loss = small_graph()
-    hidden_ref, node_ref = weakref.ref(hidden), weakref.ref(hidden._node)
+    hidden_ref, node_ref = weakref.ref(hidden), weakref.ref(hidden.grad_fn)
     del hidden
     assert hidden_ref() is not None  # before backward, the loss's graph holds it
     loss.backward()
@@ -129,8 +129,8 @@ def test_backward_releases_the_graph_even_while_the_loss_is_still_held(cycle_col
 
 def test_retained_graph_is_freed_once_the_loss_is_deleted(cycle_collector_off):
     w, hidden, loss = small_graph()
-    hidden_ref, node_ref = weakref.ref(hidden), weakref.ref(hidden._node)
-    saved_ref = weakref.ref(hidden._node.saved[0])  # the array Tanh saved for backward
+    hidden_ref, node_ref = weakref.ref(hidden), weakref.ref(hidden.grad_fn)
+    saved_ref = weakref.ref(hidden.grad_fn.saved[0])  # the array Tanh saved for backward
     del hidden
     loss.backward(retain_graph=True)
     loss.backward(retain_graph=True)

@@ -182,7 +182,7 @@ def branching_graph():
 
 def test_trace_visits_nodes_in_reverse_topological_order():
     loss, *_ = branching_graph()
-    expected = [t._node for t in reversed(autograd.topological_order(loss))]
+    expected = [t.grad_fn for t in reversed(autograd.topological_order(loss))]
     steps = viz.trace_backward(loss, verbose=False)
     assert [s.node for s in steps] == expected  # identity of the node objects, step by step
     assert [s.step for s in steps] == list(range(1, len(expected) + 1))
@@ -190,7 +190,7 @@ def test_trace_visits_nodes_in_reverse_topological_order():
 
 def test_trace_records_shapes_and_op_names():
     loss, *_ = branching_graph()
-    expected = [(type(t._node).__name__, tuple(p.shape for p in t._node.inputs), t.shape)
+    expected = [(type(t.grad_fn).__name__, tuple(p.shape for p in t.grad_fn.inputs), t.shape)
                 for t in reversed(autograd.topological_order(loss))]
     steps = viz.trace_backward(loss, verbose=False)
     assert [(s.op, s.input_shapes, s.output_shape) for s in steps] == expected
@@ -200,8 +200,8 @@ def test_trace_records_shapes_and_op_names():
 def test_trace_gradient_norms_equal_the_real_gradients_norms():
     loss, a, c, h = branching_graph()
     h.retain_grad()
-    tanh_node = h._node
-    mul_node = tanh_node.inputs[0]._node  # a * c: the only consumer of a and of c
+    tanh_node = h.grad_fn
+    mul_node = tanh_node.inputs[0].grad_fn  # a * c: the only consumer of a and of c
     steps = viz.trace_backward(loss, verbose=False)
     mul = next(s for s in steps if s.node is mul_node)
     tanh = next(s for s in steps if s.node is tanh_node)
