@@ -215,11 +215,15 @@ class Function:
 
     @staticmethod
     def forward(ctx, *arrays, **options):
-        raise NotImplementedError
+        name = type(ctx).__name__ if isinstance(ctx, Function) else "Function"
+        raise NotImplementedError(f"{name}.forward is not defined: write @staticmethod forward(ctx, *arrays) "
+                                  "returning the output array")
 
     @staticmethod
     def backward(ctx, grad_output):
-        raise NotImplementedError
+        name = type(ctx).__name__ if isinstance(ctx, Function) else "Function"
+        raise NotImplementedError(f"{name}.backward is not defined, so nothing can be differentiated through it: "
+                                  "write @staticmethod backward(ctx, grad_output) returning one gradient per input")
 
     @classmethod
     def apply(cls, *inputs, **options):
