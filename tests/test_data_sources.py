@@ -331,7 +331,7 @@ def test_nielsen_pickle_placed_in_the_cache_becomes_idx_files(monkeypatch):
 
 
 def test_nothing_found_without_download_says_where_it_looked_and_what_to_do(tmp_path, world):
-    with pytest.raises(DataError) as caught:
+    with pytest.raises(DataError, match="Place the four IDX files") as caught:
         load_mnist(tmp_path / "empty", download=False)
     message = str(caught.value)
     for part in (f"{tmp_path / 'empty'} (no such folder)", f"{cache_dir()} (no such folder)",
@@ -408,7 +408,7 @@ def test_every_failure_is_listed_with_how_to_place_the_files(world, monkeypatch)
     serve_on_mirror(world, monkeypatch, arrays)
     world.routes[f"{fetch.MIRRORS[0]}train-images-idx3-ubyte.gz"] = b"not the file"
     world.routes[f"{fetch.MIRRORS[1]}train-images-idx3-ubyte.gz"] = HTTPError("u", 403, "Forbidden", {}, None)
-    with pytest.raises(DataError) as caught:
+    with pytest.raises(DataError, match="Place the four IDX files") as caught:
         load_mnist()
     message = str(caught.value)
     assert f"{fetch.MIRRORS[0]}train-images-idx3-ubyte.gz: SHA-256 " in message and "differs from the expected" in message

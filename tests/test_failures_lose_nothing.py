@@ -58,7 +58,7 @@ def test_divergence_stops_at_the_first_bad_step_naming_epoch_and_step_and_keeps_
         checkpoint.save_model(path, model, ARCH, checkpoint.Preprocessing(), {"history": history})
         saved.update({name: array.copy() for name, array in model.state_dict().items()})
 
-    with pytest.raises(Diverged) as caught:
+    with pytest.raises(Diverged, match="training diverged: the loss became nan at epoch 2, step 3") as caught:
         fit(model, opt, loader, x, y, epochs=3, on_epoch_end=save_checkpoint, progress=False)
     diverged = caught.value
     assert (diverged.epoch, diverged.step) == (2, 3)

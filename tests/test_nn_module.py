@@ -191,7 +191,7 @@ def test_strict_load_lists_missing_unexpected_and_mismatched_keys_by_name():
     state["fc3.weight"] = np.zeros(2)
     state["fc2.weight"] = np.zeros((7, 7))
     before = [p.data.copy() for p in model.parameters()]
-    with pytest.raises(KeyError) as info:
+    with pytest.raises(KeyError, match="missing keys: fc1.bias") as info:
         model.load_state_dict(state)
     message = str(info.value)
     assert "missing keys: fc1.bias" in message

@@ -108,7 +108,7 @@ def test_to_dot_rejects_what_is_not_a_tensor():
 def test_render_without_dot_says_how_to_install_graphviz(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))  # no 'dot' anywhere on PATH
     loss, *_ = small_layer()
-    with pytest.raises(viz.GraphvizNotFoundError) as err:
+    with pytest.raises(viz.GraphvizNotFoundError, match="apt-get install graphviz") as err:
         viz.render(loss, tmp_path / "graph.svg")
     message = str(err.value)
     assert "'dot'" in message and "apt-get install graphviz" in message and "brew install graphviz" in message
