@@ -131,9 +131,16 @@ class Spec:
     per: str
     init_seed: int = 0
     order_seed: int = 1
+    macs: int | None = None    # multiply-adds per example, forward; None: sum(in * out) over ``sizes``
+    unit: str | None = None    # the reporting unit when not the default one (report.time_unit)
 
     def samples_per_step(self, n_train: int) -> int:
         return n_train if self.batch_size is None else self.batch_size
+
+    def gflop(self, samples: int) -> float:
+        """Training work for ``samples`` examples: 6 multiply-add FLOP per forward multiply-add (forward,
+        input gradient, weight gradient), as ``epoch_gflop``."""
+        return epoch_gflop(samples, self.sizes) if self.macs is None else 6.0 * samples * self.macs / 1e9
 
 
 class Trainer:
@@ -149,8 +156,12 @@ class Trainer:
 
     def __init__(self, spec: Spec, data: Data):
         self.spec, self.data = spec, data
-        self.init = init_params(spec.sizes, spec.init, spec.init_seed)
+        self.init = self.initial_params()
         self.reset()
+
+    def initial_params(self) -> list[np.ndarray]:
+        """The initial parameters, the same for every version of a workload: an MLP's by default."""
+        return init_params(self.spec.sizes, self.spec.init, self.spec.init_seed)
 
     def reset(self):
         raise NotImplementedError

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from . import report
+from .workloads import WORKLOADS
 
 NOISY_LOAD = 0.5   # a 1-minute load average above this at the start means other work shared the CPUs
 
@@ -49,13 +50,18 @@ METHOD = """\
 - A warm-up of a few steps per version, then interleaved repeats (NumPy, tinygrad_edu, PyTorch, NumPy, ...), each
   repeat restarting from the initial weights; the table gives medians, and `spread` = (max - min) / median of the
   repeats, the run's own noise figure. `torch.set_num_threads` equals NumPy's BLAS thread count.
-- GFLOP/s counts 6 * samples * sum(in*out) (forward, input gradient, weight gradient), 192.6 GFLOP per B1 epoch.
+- GFLOP/s counts 6 * samples * multiply-adds per example (forward, input gradient, weight gradient): sum(in*out) for
+  the MLPs, 192.6 GFLOP per B1 epoch; B4's CNN does 4 241 152 multiply-adds per image, 3.26 GFLOP per step.
+- B4 (the CNN step) times its first 20 steps; its NumPy floor is NHWC with im2col GEMMs, col2im by strided adds,
+  batch norm and max-pool written out (benchmarks/b4_cnn.py derives every gradient). Dropout uses the same masks
+  in all three versions. Its test accuracy is on the first 1 000 test images (after only 20 steps it says little),
+  and `python -m benchmarks.b4_phases` splits a step into forward / backward / optimizer and layer by layer.
 - The NumPy floors take the cheapest hand-written route, which is the point of a floor: the plain 1 / (1 + e^-z)
   sigmoid (B2); lr (and 1/B) folded into the output gradient so each SGD update is one subtraction (B2, B3); Adam's
   bias corrections folded into two scalars (B1), 12 in-place NumPy calls per parameter array and step; weights
   stored (in, out) so that each weight gradient is a_in^T @ dz, the orientation OpenBLAS runs fastest and steadiest.
-- Memory: `tracemalloc` peak of a B1 epoch above the loaded data set, each version in a fresh process; growth is the
-  traced memory after an early step (once optimizer state exists) against after the last step.
+- Memory: `tracemalloc` peak of a B1 epoch (and of 6 B4 steps) above the loaded data set, each version in a fresh
+  process; growth is the traced memory after an early step (once optimizer state exists) against after the last step.
 - OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE, set on some of these machines so that older OpenBLAS builds run safely,
   slow a current NumPy: a full run re-runs itself in a subprocess with both unset and records the kernel OpenBLAS
   then picked (above). Tests and CI leave them as they are.
@@ -81,10 +87,10 @@ def render(results, mem, ops, info, args) -> str:
         out += ["", f"## {r.spec.key}: {r.spec.title}", "",
                 f"{r.steps} steps per repeat; median time in {report.time_unit(r.spec)}.",
                 "", report.markdown_table(report.DETAIL_HEADER, report.detail_rows(r))]
-    if mem:
-        out += ["", "## Memory: one B1 epoch", "",
-                (f"Target: tinygrad_edu's peak at most {report.MEMORY_TARGET}x the NumPy floor's, and no growth "
-                 "across steps."), "", report.markdown_table(report.MEMORY_HEADER, report.memory_rows(mem))]
+    for key, probes in (mem or {}).items():
+        heading = "one B1 epoch" if key == "B1" else f"{key} steps"
+        out += ["", f"## Memory: {heading}", "", f"Measured: {report.memory_title(key, probes)}.", "",
+                report.markdown_table(report.MEMORY_HEADER, report.memory_rows(probes))]
     if ops:
         out += ["", "## Per-op overhead", "",
                 ("Forward + backward of one primitive, microseconds (median): tinygrad_edu (`z = op(x); "
@@ -103,7 +109,7 @@ def _argv(args) -> list[str]:
     parts = []
     if args.quick:
         parts.append("--quick")
-    if args.workloads != ["B1", "B2", "B3"]:
+    if args.workloads != list(WORKLOADS):
         parts.append("--workloads " + ",".join(args.workloads))
     if args.repeats != (2 if args.quick else 3):
         parts.append(f"--repeats {args.repeats}")

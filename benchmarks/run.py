@@ -1,11 +1,11 @@
 """Run the benchmarks side by side and report: ``python -m benchmarks.run`` (what ``make bench`` does).
 
-For each workload (B1, B2, B3) every version -- the hand-written NumPy floor, tinygrad_edu, PyTorch eager
+For each workload (B1, B2, B3, B4) every version -- the hand-written NumPy floor, tinygrad_edu, PyTorch eager
 when ``torch`` imports -- first runs a few warm-up steps; then the versions take turns (numpy, tinygrad,
 torch, numpy, tinygrad, torch, ...) for ``--repeats`` rounds, each repeat starting again from the same
 initial weights and batch order, and the medians are reported. Interleaving spreads slow drifts of a
-shared machine over all versions instead of loading them onto one. Then the peak memory of a B1 epoch
-(NumPy floor and tinygrad_edu, each in a fresh process) and the per-op overhead table.
+shared machine over all versions instead of loading them onto one. Then the peak memory of a B1 epoch and
+of a few B4 steps (NumPy floor and tinygrad_edu, each in a fresh process) and the per-op overhead table.
 
 OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE: some machines set these so that old OpenBLAS builds pick a safe
 kernel; they slow a current NumPy's. A full run therefore re-runs itself in a subprocess with both unset
@@ -13,7 +13,7 @@ kernel; they slow a current NumPy's. A full run therefore re-runs itself in a su
 the environment as it is (``--openblas-env`` overrides either choice).
 
 Options: ``--quick`` (a few steps each: checks that everything runs; figures mean nothing),
-``--workloads B1,B3``, ``--repeats N``, ``--no-memory``, ``--no-ops``, ``--output PATH``/``--no-write``
+``--workloads B1,B3`` (default: all four), ``--repeats N``, ``--no-memory``, ``--no-ops``, ``--output PATH``/``--no-write``
 (a full run writes benchmarks/RESULTS.md; a quick run writes only where ``--output`` says),
 ``--threads N`` (BLAS threads; on a busy machine one thread
 is far steadier than two), ``--note TEXT`` (a line for RESULTS.md, e.g. that the machine was busy), ``--json PATH`` (every repeat's time).
@@ -32,24 +32,24 @@ from pathlib import Path
 
 from . import memory, ops_overhead, report, results_md, sysinfo
 from .common import load_data
-from .workloads import VERSIONS, WORKLOADS, torch_available
+from .workloads import MEMORY_WORKLOADS, VERSIONS, WORKLOADS, torch_available
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 CHILD_MARK = "TINYGRAD_EDU_BENCH_OPENBLAS_BEFORE"   # set in the re-run child: the values the parent saw
-QUICK_STEPS = {"B1": 4, "B2": 20, "B3": 2}
-WARMUP_STEPS = {"B1": 20, "B2": 300, "B3": 1}
-QUICK_WARMUP_STEPS = {"B1": 1, "B2": 5, "B3": 1}
+QUICK_STEPS = {"B1": 4, "B2": 20, "B3": 2, "B4": 2}
+WARMUP_STEPS = {"B1": 20, "B2": 300, "B3": 1, "B4": 2}
+QUICK_WARMUP_STEPS = {"B1": 1, "B2": 5, "B3": 1, "B4": 1}
 
 
 def parse_args(argv):
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run",
                                      description="tinygrad_edu against hand-written NumPy and PyTorch, side by side.")
     parser.add_argument("--quick", action="store_true", help="a few steps per workload (smoke run; no real figures)")
-    parser.add_argument("--workloads", default=",".join(WORKLOADS), help="comma-separated subset of B1,B2,B3")
+    parser.add_argument("--workloads", default=",".join(WORKLOADS), help="comma-separated subset of " + ",".join(WORKLOADS))
     parser.add_argument("--repeats", type=int, default=None, help="timed repeats per version (default 3; quick 2)")
     parser.add_argument("--threads", type=int, default=None,
                         help="limit NumPy's BLAS (and torch) to this many threads (default: as the BLAS starts)")
-    parser.add_argument("--no-memory", action="store_true", help="skip the B1 peak-memory probes")
+    parser.add_argument("--no-memory", action="store_true", help="skip the B1 and B4 peak-memory probes")
     parser.add_argument("--no-ops", action="store_true", help="skip the per-op overhead table")
     parser.add_argument("--output", type=Path, default=None, help="where to write the Markdown report")
     parser.add_argument("--no-write", action="store_true", help="print only, write no report")
@@ -136,10 +136,11 @@ def main(argv=None) -> int:
           f"{args.repeats} interleaved repeats after a warm-up", file=sys.stderr, flush=True)
 
     results = [time_workload(key, data, versions, args.repeats, args.quick) for key in args.workloads]
-    mem = None
-    if "B1" in args.workloads and not args.no_memory:
-        print("  B1 peak memory: one process per version ...", file=sys.stderr, flush=True)
-        mem = memory.measure("B1", ("numpy", "tinygrad"), QUICK_STEPS["B1"] if args.quick else None)
+    mem = {}
+    for key, steps in MEMORY_WORKLOADS.items():
+        if key in args.workloads and not args.no_memory:
+            print(f"  {key} peak memory: one process per version ...", file=sys.stderr, flush=True)
+            mem[key] = memory.measure(key, ("numpy", "tinygrad"), QUICK_STEPS[key] if args.quick else steps)
     ops = None
     if not args.no_ops:
         print("  per-op overhead ...", file=sys.stderr, flush=True)
@@ -170,9 +171,9 @@ def console_report(results, mem, ops, info, args) -> str:
         parts.append(report.text_table(report.DETAIL_HEADER, report.detail_rows(r)))
     parts.append("\nSummary")
     parts.append(report.text_table(report.SUMMARY_HEADER, report.summary_rows(results)))
-    if mem:
-        parts.append(f"\nB1 memory (target: tinygrad_edu peak <= {report.MEMORY_TARGET}x NumPy's, no growth)")
-        parts.append(report.text_table(report.MEMORY_HEADER, report.memory_rows(mem)))
+    for key, probes in (mem or {}).items():
+        parts.append(f"\n{key} memory ({report.memory_title(key, probes)})")
+        parts.append(report.text_table(report.MEMORY_HEADER, report.memory_rows(probes)))
     if ops:
         parts.append("\nPer-op forward+backward (microseconds, median)")
         parts.append(report.text_table(report.OPS_HEADER, report.ops_rows(ops)))

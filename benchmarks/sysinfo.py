@@ -69,7 +69,7 @@ def git_revision() -> str:
 def collect(openblas_env_before: dict | None = None) -> dict:
     """Everything above plus versions, thread counts, load average and the date (UTC)."""
     info = {
-        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "cpu": cpu_model(),
         "cores": os.cpu_count(),
         "platform": platform.platform(),
