@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 NOTEBOOK_DIR = Path(__file__).resolve().parents[1] / "notebooks"
-LEARNING_PATH = ["01_backprop_by_hand.ipynb", "02_your_own_primitive.ipynb", "05_higher_order.ipynb",
-                 "03_mnist_mlp.ipynb", "04_mnist_cnn.ipynb"]
+LEARNING_PATH = ["01_backprop_by_hand.ipynb", "02_your_own_primitive.ipynb", "03_mnist_mlp.ipynb",
+                 "04_mnist_cnn.ipynb", "05_higher_order.ipynb"]
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
 MNIST_NOTEBOOKS = ["03_mnist_mlp.ipynb", "04_mnist_cnn.ipynb"]
 MAX_FILE_BYTES = 50_000      # a committed notebook is source, not a record of a run
