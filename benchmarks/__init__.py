@@ -5,7 +5,7 @@ Four training workloads (``workloads.py`` defines them; issue 5 fixed the first 
 - B1, standard: MLP 784-512-256-10, ReLU, softmax cross-entropy, Adam, batch 128, one MNIST epoch.
 - B2, per-step overhead: MLP 784-30-10, sigmoid, quadratic cost, SGD lr 3.0, batch 10, 6 000 steps.
 - B3, full batch: 784-10-10, ReLU, softmax cross-entropy, gradient descent lr 0.1 on all 60 000 images.
-- B4, CNN: conv32-BN-ReLU-pool, conv64-BN-ReLU-pool, fc128, dropout, fc10; Adam, batch 128, 20 steps
+- B4, CNN: conv32-BN-ReLU-pool, conv64-BN-ReLU-pool, fc128, dropout, fc10; Adam, batch 128, 40 steps
   (``b4_phases`` breaks its step down by phase and layer).
 
 Each comes in three versions that start from the same initial weights and see the same batches in the same

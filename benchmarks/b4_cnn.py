@@ -48,11 +48,11 @@ Its gradients, layer by layer (B the batch, M = B*H*W the values per channel of 
       dL/ds2 = sum gamma dy d * (-1/2) r^3,   dL/dmu = -gamma r sum dy  (plus dL/ds2 * -2 sum d / M = 0),
       dz = gamma r dy + dL/ds2 * 2 d / M + dL/dmu / M = a dy + b d + c
   with per-channel a = gamma r, b = -a r dgamma / M, c = -a dbeta / M. xhat is never stored, d is. Sums over
-  M are a GEMV with a ones vector (``ones @ Z``: 0.26 ms against 1.9 ms for ``Z.sum(axis=0)`` on (100352, 32)),
-  sums of products an ``einsum`` (0.4 ms against 1.0 ms for a multiply into a buffer and a GEMV), and
-  per-channel broadcasts run on a (B*H, W*C) view with the coefficients tiled W times (a 896-wide inner loop;
-  broadcasting a 32-vector over (100352, 32) took 1.5 ms against 0.6 ms). Running statistics as PyTorch:
-  running = 0.9 running + 0.1 batch, the variance unbiased (M / (M - 1)).
+  M are a GEMV with a ones vector (``ones @ Z``: 0.18 ms against 1.7 ms for ``Z.sum(axis=0)`` on (100352, 32)),
+  sums of products an ``einsum`` (0.5 ms against 1.3 ms for a multiply into a buffer and a GEMV), and
+  per-channel broadcasts run on a (B*H, W*C) view with the coefficients tiled W times (a 896-wide inner loop:
+  subtracting the means took 0.8 ms, against 2.1 ms broadcasting a 32-vector over (100352, 32)). Running
+  statistics as PyTorch: running = 0.9 running + 0.1 batch, the variance unbiased (M / (M - 1)).
 - the conv bias before a batch norm cancels exactly: BN(z + b) = BN(z), since the batch mean moves by b.
   The floor adds b only to the running mean (mean(z + b) = mean(z) + b), and its gradient is exactly 0:
   sum over M of dz = a dbeta + b sum d + M c = a dbeta + 0 - a dbeta = 0. The floor writes that 0 and Adam
@@ -75,16 +75,16 @@ Its gradients, layer by layer (B the batch, M = B*H*W the values per channel of 
   holding every parameter (the layers' weights and gradients are views into two flat arrays): 12 NumPy
   calls per step in all.
 
-Layouts and variants measured (2-core AMD EPYC (Zen 4), OpenBLAS 0.3.31, one BLAS thread, thread CPU time,
-minimum of 15; the machine was shared, load 4-6 on 2 cores, so +-10%):
-  layer 2's conv (im2col, forward GEMM, both backward GEMMs, col2im), batch 128:
-    NHWC, dcols offset by offset (kept) .............................. 49.2 ms
-    NHWC, dcols row-major (B*H*W, 9*C), col2im from 32-float runs .... 52.5 ms
-    CNHW: activations (C, B*H*W), weight (O, 9C), 9 copies per im2col  52.2 ms
-    NCHW: columns (B, 9C, H*W), one GEMM per image .................. 72.2 ms
-  (CNHW ties NHWC within the noise on the conv; NHWC also puts fc1's input in place, and its per-channel work
-  runs on 896-wide rows.) Layer 1's im2col: 9 copies into (9, M) 0.43 ms, one strided copy into (M, 9)
-  2.3 ms, the GEMMs slightly faster too.
+Layouts and variants measured (2-core AMD EPYC (Zen 4), OpenBLAS 0.3.31, idle machine, minimum of 15 runs):
+  layer 2's conv (im2col, forward GEMM, both backward GEMMs, col2im), batch 128     1 thread  2 threads
+    NHWC, dcols offset by offset (kept) ........................................ 43.5 ms   33.8 ms
+    NHWC, dcols row-major (B*H*W, 9*C), col2im from 32-float runs .............. 47.9 ms   37.6 ms
+    CNHW: activations (C, B*H*W), weight (O, 9C), 9 copies per im2col .......... 46.3 ms   46.9 ms
+    NCHW: columns (B, 9C, H*W), one GEMM per image ............................. 54.1 ms   55.0 ms
+  NHWC also puts fc1's input in place, and its per-channel work runs on 896-wide rows. Layer 1's im2col:
+  9 copies into (9, M) 0.33 ms, one strided copy into (M, 9) 1.5 ms (weight gradient 1.9 against 2.1 ms).
+  A whole step of this floor: 69 ms with 2 threads (PyTorch eager 79 ms in the same run of
+  ``python -m benchmarks.b4_phases``), ~85 ms of CPU time with one thread.
 
 >>> params = cnn_init(0)
 >>> [tuple(p.shape) for p in params[:2]], [tuple(v.shape) for v in to_floor(params)[::4]]
@@ -105,7 +105,7 @@ from .common import Spec, TinygradTrainer, TorchTrainer, Trainer, accuracy, batc
 
 SPEC = Spec(key="B4", title="MNIST CNN conv32-BN-pool conv64-BN-pool fc128-fc10, Adam, batch 128",
             sizes=(784, 32, 64, 128, 10), activation="relu", init="torch_default", lr=1e-3, batch_size=128,
-            steps=20, per="step", macs=4_241_152, unit="ms/step")
+            steps=40, per="step", macs=4_241_152, unit="ms/step")
 BETAS, EPS = (0.9, 0.999), 1e-8
 BN_EPS, BN_MOMENTUM = 1e-5, 0.1
 DROPOUT_P, DROPOUT_SEED = 0.25, 7

@@ -52,9 +52,9 @@ METHOD = """\
   repeats, the run's own noise figure. `torch.set_num_threads` equals NumPy's BLAS thread count.
 - GFLOP/s counts 6 * samples * multiply-adds per example (forward, input gradient, weight gradient): sum(in*out) for
   the MLPs, 192.6 GFLOP per B1 epoch; B4's CNN does 4 241 152 multiply-adds per image, 3.26 GFLOP per step.
-- B4 (the CNN step) times its first 20 steps; its NumPy floor is NHWC with im2col GEMMs, col2im by strided adds,
+- B4 (the CNN step) times its first 40 steps; its NumPy floor is NHWC with im2col GEMMs, col2im by strided adds,
   batch norm and max-pool written out (benchmarks/b4_cnn.py derives every gradient). Dropout uses the same masks
-  in all three versions. Its test accuracy is on the first 1 000 test images (after only 20 steps it says little),
+  in all three versions. Its test accuracy is on the first 1 000 test images (after only 40 steps it says little),
   and `python -m benchmarks.b4_phases` splits a step into forward / backward / optimizer and layer by layer.
 - The NumPy floors take the cheapest hand-written route, which is the point of a floor: the plain 1 / (1 + e^-z)
   sigmoid (B2); lr (and 1/B) folded into the output gradient so each SGD update is one subtraction (B2, B3); Adam's
