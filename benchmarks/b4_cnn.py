@@ -83,8 +83,10 @@ Layouts and variants measured (2-core AMD EPYC (Zen 4), OpenBLAS 0.3.31, idle ma
     NCHW: columns (B, 9C, H*W), one GEMM per image ............................. 54.1 ms   55.0 ms
   NHWC also puts fc1's input in place, and its per-channel work runs on 896-wide rows. Layer 1's im2col:
   9 copies into (9, M) 0.33 ms, one strided copy into (M, 9) 1.5 ms (weight gradient 1.9 against 2.1 ms).
-  A whole step of this floor: 69 ms with 2 threads (PyTorch eager 79 ms in the same run of
-  ``python -m benchmarks.b4_phases``), ~85 ms of CPU time with one thread.
+  A whole step of this floor: 70-85 ms with 2 threads, ~85 ms of CPU time with one. PyTorch eager takes
+  55-60 ms on the same machine: oneDNN's convolutions (conv2's backward 12 ms against the floor's 25 ms) and
+  its batch norm and pooling kernels run on both cores, where NumPy's elementwise passes run on one.
+  (Splitting those passes over threads would use the second core, but that is no longer plain NumPy.)
 
 >>> params = cnn_init(0)
 >>> [tuple(p.shape) for p in params[:2]], [tuple(v.shape) for v in to_floor(params)[::4]]
