@@ -14,6 +14,7 @@ from hypothesis.extra import numpy as hnp
 from strategies import arrays, axis_for, distinct_arrays, floats, leaf, shapes
 from window_cases import (
     batch_norm_case,
+    tiling_pool_case,
     batch_norm_eval_case,
     batch_norm_reference,
     conv2d_case,
@@ -295,6 +296,7 @@ OPS = {
     "conv2d": (conv2d_case(), F.conv2d, conv2d_reference),
     "max_pool2d": (pool_case(distinct=True), F.max_pool2d,
                    lambda a, k, s, p: pool_reference(a, k, s, p, np.max, -np.inf)),
+    "max_pool2d_tiles": (tiling_pool_case(), F.max_pool2d, lambda a, k: pool_reference(a, k, k, (0, 0), np.max, -np.inf)),
     "avg_pool2d": (pool_case(), F.avg_pool2d, lambda a, k, s, p: pool_reference(a, k, s, p, np.mean, 0.0)),
     "batch_norm_training": (batch_norm_case(), lambda x, w, b: F.batch_norm(x, None, None, w, b, training=True),
                             batch_norm_reference),
@@ -352,7 +354,7 @@ def test_every_primitive_is_in_the_table():
                "Transpose": "transpose", "GetItem": "getitem", "Div": "div", "Sin": "sin", "Cos": "cos",
                "Maximum": "maximum", "Where": "where", "Expand": "expand", "Cat": "cat", "Cast": "clone",
                "ScatterAdd": "scatter_add", "Pad": "pad", "Unfold": "unfold", "Fold": "fold",
-               "BatchNorm": "batch_norm_training"}
+               "BatchNorm": "batch_norm_training", "MaxPool2d": "max_pool2d_tiles"}
     assert primitives <= set(covered), f"primitives without a gradcheck row: {primitives - set(covered)}"
     assert all(row in OPS for row in covered.values())
 
@@ -374,6 +376,35 @@ def test_fused_linear_equals_its_composition_in_value_and_gradients(case):
     out_composed.backward(seed)
     for f, c in zip(fused, composed):
         np.testing.assert_allclose(f.grad.data, c.grad.data, rtol=1e-12, atol=1e-12)
+
+
+@given(tiling_pool_case())
+def test_max_pool_primitive_equals_unfold_then_max_in_value_and_gradient(case):
+    """Tiling windows run ops.MaxPool2d; the composition unfold -> max over each column must agree (one
+    maximum per window: distinct values)."""
+    x, kernel = case
+    fused, composed = leaf(x), leaf(x)
+    out_fused = F.max_pool2d(fused, kernel)
+    assert type(out_fused.grad_fn).__name__ == "MaxPool2d"
+    n, c, h, w = x.shape
+    out_composed = F.unfold(composed, kernel, stride=kernel).reshape(n, c, kernel[0] * kernel[1], -1).max(axis=2)
+    out_composed = out_composed.reshape(out_fused.shape)
+    np.testing.assert_array_equal(out_fused.data, out_composed.data)
+    seed = np.cos(np.arange(out_fused.size)).reshape(out_fused.shape)
+    out_fused.backward(seed)
+    out_composed.backward(seed)
+    np.testing.assert_array_equal(fused.grad.data, composed.grad.data)
+
+
+def test_max_pool_primitive_gives_a_tie_to_the_first_maximum_as_pytorch():
+    x = leaf(np.array([[[[1.0, 1.0, 0.0, 2.0], [0.0, 1.0, 2.0, 2.0]]]]))
+    F.max_pool2d(x, 2).sum().backward()
+    assert x.grad.tolist() == [[[[1.0, 0.0, 0.0, 1.0], [0.0, 0.0, 0.0, 0.0]]]]
+
+
+def test_max_pool_primitive_lets_a_nan_reach_the_output():
+    x = tg.Tensor(np.array([[[[1.0, np.nan], [0.0, 1.0]]]]))
+    assert np.isnan(F.max_pool2d(x, 2).item())
 
 
 @given(batch_norm_case())

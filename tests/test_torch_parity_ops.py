@@ -93,6 +93,7 @@ TORCH = {
     "fold": lambda a, size, k, d, p, s: torch.nn.functional.fold(a, size, k, dilation=d, padding=p, stride=s),
     "conv2d": lambda x, w, b, s, p, d, g: torch.nn.functional.conv2d(x, w, b, stride=s, padding=p, dilation=d, groups=g),
     "max_pool2d": lambda a, k, s, p: torch.nn.functional.max_pool2d(a, k, stride=s, padding=p),
+    "max_pool2d_tiles": lambda a, k: torch.nn.functional.max_pool2d(a, k),
     "avg_pool2d": lambda a, k, s, p: torch.nn.functional.avg_pool2d(a, k, stride=s, padding=p),
     "batch_norm_training": lambda x, w, b: torch.nn.functional.batch_norm(x, None, None, w, b, training=True),
     "batch_norm_eval": lambda x, w, b, m, v: torch.nn.functional.batch_norm(

@@ -137,6 +137,16 @@ def pool_case(draw, distinct=False):
 
 
 @st.composite
+def tiling_pool_case(draw, distinct=True):
+    """x (N, C, kH*a, kW*b) and a kernel whose windows tile it (stride = kernel, no padding): the windows
+    ops.MaxPool2d pools in place. Distinct values, so each window has one maximum."""
+    kernel = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    shape = (draw(st.integers(1, 2)), draw(st.integers(1, 2)), kernel[0] * draw(st.integers(1, 2)),
+             kernel[1] * draw(st.integers(1, 2)))
+    return draw(distinct_arrays(shape) if distinct else arrays(shape)), kernel
+
+
+@st.composite
 def batch_norm_case(draw):
     """x (N, C) or (N, C, H, W) with at least 2 values per channel, distinct (the variance is never 0),
     weight and bias (C,)."""

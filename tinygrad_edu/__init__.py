@@ -9,7 +9,7 @@
 [[0.0], [0.0]]
 """
 
-from . import autograd, data, nn, optim, viz
+from . import allocator, autograd, data, nn, optim, viz
 from .creation import arange, cat, eye, ones, ones_like, stack, tensor, where, zeros, zeros_like
 from .function import (AnomalyError, Function, detect_anomaly, enable_grad, is_grad_enabled, no_grad,
                        set_grad_enabled)
@@ -23,3 +23,5 @@ __all__ = ["AnomalyError", "Function", "GradcheckError", "Tensor", "arange", "au
            "no_grad", "ones", "ones_like", "optim", "save", "set_grad_enabled", "stack", "tensor", "viz", "where",
            "zeros", "zeros_like"]
 __version__ = "0.1.0"
+
+allocator.keep_freed_memory()  # freed arrays stay for the next training step (see allocator.py)

@@ -860,3 +860,50 @@ class Fold(Primitive):
     @staticmethod
     def backward(ctx, g):
         return unfold(g, *ctx.geometry)
+
+
+class MaxPool2d(Primitive):
+    """z = the max of each kH x kW window of x (N, C, H, W), for windows that tile x exactly (stride = kernel,
+    no padding, H and W multiples of the kernel: the usual 2x2 pooling).  Taken in two passes that read x
+    where it lies: the max of each window row over its kW columns (x viewed as (N, C, H, out_w, kW)), then
+    the max of those over the kH rows ((N, C, out_h, kH, out_w)), each pass remembering which one won.
+    z is one element of its window, so dL/dx = g at that element and 0 at the others: backward sends g to
+    the winning row, then to the winning column (each a stack of g or 0).  A tie goes to the first maximum
+    in row-major order, as in PyTorch; a nan in a window makes its output nan.
+
+    The composition unfold -> max over each column -> (backward) fold gives the same gradient wherever a
+    window's maximum is unique (a property test checks it; it splits ties evenly instead), but copies every
+    window out and back: 60 ms against 16 ms per step for the two poolings of the MNIST CNN.
+    """
+
+    @staticmethod
+    def forward(ctx, x, kernel_size):
+        (kh, kw), (n, c, height, width) = kernel_size, x.shape
+        columns = [x.reshape(n, c, height, width // kw, kw)[..., q] for q in range(kw)]
+        row_max, column_winner = _max_and_winner(columns)               # (N, C, H, out_w): max of each window row
+        rows = [row_max.reshape(n, c, height // kh, kh, width // kw)[:, :, :, p] for p in range(kh)]
+        z, row_winner = _max_and_winner(rows)                            # (N, C, out_h, out_w)
+        ctx.winners, ctx.shape = (row_winner, column_winner), x.shape
+        return z
+
+    @staticmethod
+    def backward(ctx, g):
+        row_winner, column_winner = ctx.winners
+        (n, c, height, width), kh, kw = ctx.shape, len(row_winner), len(column_winner)
+        g_row_max = np.stack([g * won for won in row_winner], axis=3).reshape(n, c, height, width // kw)
+        return np.stack([g_row_max * won for won in column_winner], axis=-1).reshape(n, c, height, width)
+
+
+def _max_and_winner(candidates):
+    """The elementwise max of equally shaped arrays, and for each candidate a boolean array: True where it
+    is the first to hold the max."""
+    best, better = candidates[0], [None]
+    for candidate in candidates[1:]:
+        better.append(candidate > best)  # where it takes over from all before it
+        best = np.maximum(best, candidate)  # (np.maximum, so that a nan reaches the output)
+    won, later = [None] * len(candidates), np.zeros(best.shape, dtype=bool)
+    for k in range(len(candidates) - 1, 0, -1):  # the winner is the last candidate that took over
+        won[k] = better[k] & ~later
+        later = later | better[k]
+    won[0] = ~later
+    return np.ascontiguousarray(best), won

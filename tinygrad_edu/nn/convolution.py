@@ -180,7 +180,18 @@ def _pool_windows(input, kernel_size, stride, padding, fn, pad_value):
 def max_pool2d(input: Tensor, kernel_size, stride=None, padding=0) -> Tensor:
     """The max of each kH x kW window: ``(N, C, H, W) -> (N, C, out_h, out_w)``; ``stride`` defaults to the
     kernel size, the padding is -inf (it never wins) and at most half the kernel (PyTorch's rules).
-    The gradient goes to the window's maximum (split evenly among exact ties, where PyTorch picks one)."""
+
+    The gradient goes to the window's maximum (split evenly among exact ties, where PyTorch picks one).
+    Windows that tile the input (stride = kernel, no padding, sizes multiples of the kernel, e.g. the
+    usual 2x2) run the primitive ``ops.MaxPool2d``, which reads them in place; other windows run
+    unfold + max.
+    """
+    input = _as_tensor(input)
+    kernel = _pair(kernel_size, "kernel_size", "max_pool2d")
+    step = kernel if stride is None or stride == () else _pair(stride, "stride", "max_pool2d")
+    if (input.ndim == 4 and step == kernel and _pair(padding, "padding", "max_pool2d") == (0, 0) and min(kernel) >= 1
+            and input.shape[2] % kernel[0] == 0 and input.shape[3] % kernel[1] == 0 and input.size > 0):
+        return ops.MaxPool2d.apply(input, kernel_size=kernel)
     return _pool_windows(input, kernel_size, stride, padding, "max_pool2d", -np.inf).max(axis=2)
 
 
