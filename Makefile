@@ -26,7 +26,7 @@ mnist: $(VENV)/.mnist
 	$(PY) -m tinygrad_edu train --out runs/mnist/model.npz
 	$(PY) -m tinygrad_edu evaluate --model runs/mnist/model.npz
 
-# The same for the default convolutional network (train --arch cnn, with the CNN's recipe: 6 epochs, Adam
+# The same for the default convolutional network (train --arch cnn, with the CNN's recipe: 8 epochs, Adam
 # lr 1e-3 on a cosine schedule, batch 128, training images shifted by up to 2 pixels): all in runs/mnist-cnn/.
 mnist-cnn: $(VENV)/.mnist
 	$(PY) -m tinygrad_edu train --arch cnn --out runs/mnist-cnn/model.npz

@@ -491,17 +491,23 @@ class BatchNorm(Primitive):
 
     @staticmethod
     def forward(ctx, x, weight, bias, eps, running=None):
-        axes = (0,) + tuple(range(2, x.ndim))
-        mean, var, centred, r = _batch_statistics(x, axes, eps)
-        xhat = centred * r
+        axes, shape = (0,) + tuple(range(2, x.ndim)), (1, -1) + (1,) * (x.ndim - 2)
+        m = x.size // x.shape[1]
+        mean = x.mean(axis=axes, keepdims=True)
+        xhat = x - mean                                    # centred, normalised in place below
+        rows = xhat.reshape(x.shape[0], x.shape[1], -1)
+        var = (np.einsum("ncl,ncl->c", rows, rows) / m).reshape(shape)  # sum of squares in one pass, no temporary
+        r = (var + eps) ** -0.5
+        xhat *= r
         ctx.save_for_backward(x, weight, xhat, r)
-        ctx.axes, ctx.eps, ctx.shape = axes, eps, (1, -1) + (1,) * (x.ndim - 2)
+        ctx.axes, ctx.eps, ctx.shape = axes, eps, shape
         if running is not None:
             running_mean, running_var, momentum = running
-            m = x.size // x.shape[1]
             running_mean[...] = (1 - momentum) * running_mean + momentum * mean.reshape(-1)
             running_var[...] = (1 - momentum) * running_var + momentum * (m / (m - 1)) * var.reshape(-1)
-        return xhat * weight.reshape(ctx.shape) + bias.reshape(ctx.shape)
+        out = xhat * weight.reshape(shape)
+        out += bias.reshape(shape)
+        return out
 
     @staticmethod
     def backward(ctx, g):

@@ -184,7 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
                                 description="Train a digit classifier. Options left out take the defaults of "
                                             "the network chosen by --arch: the MLP's, or the CNN's with --arch cnn.")
 
-    def both(field, show=str):  # "(default 8; 6 with --arch cnn)"
+    def both(field, show=str):  # "(default 0; 2 with --arch cnn)"
         mlp, cnn = show(getattr(MLP_RECIPE, field)), show(getattr(CNN_RECIPE, field))
         return f"(default {mlp})" if mlp == cnn else f"(default {mlp}; {cnn} with --arch cnn)"
 
