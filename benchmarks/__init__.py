@@ -1,6 +1,6 @@
 """Side-by-side benchmarks: tinygrad_edu against hand-written NumPy (the floor) and PyTorch eager.
 
-Four training workloads (``workloads.py`` defines them; issue 5 fixed the first three's recipes so figures compare):
+Four training workloads (``workloads.py`` defines them, recipes fixed so that figures compare across runs):
 
 - B1, standard: MLP 784-512-256-10, ReLU, softmax cross-entropy, Adam, batch 128, one MNIST epoch.
 - B2, per-step overhead: MLP 784-30-10, sigmoid, quadratic cost, SGD lr 3.0, batch 10, 6 000 steps.

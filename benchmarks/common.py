@@ -13,7 +13,7 @@ the same permutation of the training set.
 True
 >>> [len(b) for b in batch_indices(10, 4, seed=0)]
 [4, 4, 2]
->>> round(epoch_gflop(60_000, (784, 512, 256, 10)), 1)   # issue 5's figure for B1
+>>> round(epoch_gflop(60_000, (784, 512, 256, 10)), 1)   # B1's work per epoch
 192.6
 """
 
@@ -102,7 +102,7 @@ def epoch_gflop(samples: int, sizes) -> float:
 
     Per example and layer a forward matmul is 2 * in * out FLOP, and backward is two more of the same
     size (input gradient and weight gradient). The first layer's input gradient is not actually needed,
-    so this slightly overstates the work; it is the convention issue 5 fixes, so figures compare.
+    so this slightly overstates the work; it is the usual convention, kept so that figures compare.
     """
     return 6.0 * samples * layer_work(sizes) / 1e9
 

@@ -19,8 +19,8 @@ TESTS = REPO / "tests"
 THIS_FILE = Path(__file__).resolve()
 
 # Where the prose rules hold: the package, examples, docs, the README, the Makefile and the tests.
-PROSE_ROOTS = ["tinygrad_edu", "examples", "docs", "tests", "README.md", "Makefile"]
-TEXT_SUFFIXES = {".py", ".md", ".txt", ".toml", ".cfg", ".ini", ""}
+PROSE_ROOTS = ["tinygrad_edu", "examples", "docs", "tests", "benchmarks", "notebooks", "README.md", "Makefile"]
+TEXT_SUFFIXES = {".py", ".md", ".txt", ".toml", ".cfg", ".ini", ".ipynb", ""}
 
 FORBIDDEN_PHRASES = {
     r"\bissues? #?\d+": "a work item number (describe the behaviour; cite a public bug by its URL)",
