@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import tinygrad_edu.nn.functional as F
-from tinygrad_edu import Tensor
+from tinygrad_edu import Tensor, nn
 
 
 def _x(*shape):
@@ -86,3 +86,15 @@ def test_conv2d_of_float32_stays_float32_and_matches_the_float64_result():
     double = F.conv2d(Tensor(x), Tensor(w), padding=1, stride=(2, 1))
     assert single.dtype == np.float32
     np.testing.assert_allclose(single.data, double.data, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize(("call", "error", "message"), [
+    (lambda: F.conv2d(_x(1, 1, 4, 4), Tensor(np.zeros((2, 1, 3, 3), np.float32))), TypeError,
+     r"conv2d: input is float64 but the weight is float32; convert the input first"),
+    (lambda: nn.Conv2d(3, 8, 0), ValueError, r"Conv2d: kernel_size must be at least 1 on both axes, got \(0, 0\)"),
+    (lambda: nn.Conv2d(3, 8, 3.0), TypeError, r"Conv2d: kernel_size must be an int or a pair of ints, got 3\.0"),
+    (lambda: nn.Conv2d(3, 8, 3, padding="same"), TypeError, r"padding must be .* got 'same' \(sizes given by name"),
+], ids=["float64_input_float32_weight", "zero_kernel", "float_kernel", "padding_same"])
+def test_a_layer_refuses_what_it_cannot_compute_and_names_it(call, error, message):
+    with pytest.raises(error, match=message):
+        call()

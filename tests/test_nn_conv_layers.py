@@ -49,6 +49,7 @@ def test_cnn_state_dict_loads_into_torch_and_back_with_equal_outputs():
     x = np.random.default_rng(0).standard_normal((4, 1, 8, 8))
     ours(Tensor(x))  # one training step moves the running statistics away from their initial values
     theirs = torch_cnn(torch)
+    assert list(ours.state_dict()) == list(theirs.state_dict())  # same keys in the same order (zip-able)
     theirs.load_state_dict({k: torch.as_tensor(v) for k, v in ours.state_dict().items()})
     ours.eval(), theirs.eval()
     np.testing.assert_allclose(ours(Tensor(x)).data, theirs(torch.as_tensor(x)).detach().numpy(), rtol=1e-10, atol=1e-12)

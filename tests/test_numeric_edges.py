@@ -118,3 +118,21 @@ def test_cross_entropy_of_equal_float32_logits_is_log_two_at_every_scale():
     for scale in (1e4, 1e6, 1e8):
         loss = tg.nn.functional.cross_entropy(Tensor(np.array([[scale, scale]], np.float32)), np.array([0]))
         assert loss.item() == pytest.approx(0.6931472, rel=1e-7)
+
+
+def test_a_nan_takes_the_gradient_of_the_max_it_makes_and_the_other_windows_stay_finite():
+    """np.max returns the nan; the gradient goes to it, not to nan everywhere (nor a division by zero)."""
+    import warnings
+
+    import tinygrad_edu.nn.functional as F
+
+    x = np.arange(16.0).reshape(1, 1, 4, 4)
+    x[0, 0, 0, 0] = np.nan
+    t = tg.Tensor(x, requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = F.max_pool2d(t, 3, stride=1)  # overlapping windows: unfold + max
+        out.backward(np.ones(out.shape))
+    assert np.isnan(out.data[0, 0, 0, 0]) and not np.isnan(out.data[0, 0, 1, 1])
+    grad = t.grad.numpy()[0, 0]
+    assert grad[0, 0] == 1.0 and not np.isnan(grad).any() and grad.sum() == 4.0

@@ -441,7 +441,8 @@ class Sum(Primitive):
 
 class Max(Primitive):
     """z = max of x over ``axis``.  dz/dx_i = 1/k for each of the k elements equal to the max
-    (the gradient is split evenly among ties, as in PyTorch), 0 elsewhere."""
+    (the gradient is split evenly among ties, as in PyTorch), 0 elsewhere; where the max is nan, the nan
+    elements share it."""
 
     @staticmethod
     def forward(ctx, x, axis, keepdims):
@@ -457,7 +458,7 @@ class Max(Primitive):
     @staticmethod
     def backward(ctx, g):
         x, z = ctx.saved
-        is_max = x == z
+        is_max = (x == z) | (x != x)  # a nan is the max of its reduction (np.max returns it) and gets the gradient
         return is_max * (g.reshape(z.shape) / is_max.sum(axis=ctx.axes, keepdims=True).astype(x.dtype))
 
 

@@ -44,6 +44,8 @@ class Conv2d(Module):
             raise ValueError(f"Conv2d: groups={groups} must divide in_channels={in_channels} and "
                              f"out_channels={out_channels}")
         self.kernel_size = _pair(kernel_size, "kernel_size", "Conv2d")
+        if min(self.kernel_size) < 1:
+            raise ValueError(f"Conv2d: kernel_size must be at least 1 on both axes, got {self.kernel_size}")
         self.stride, self.padding = _pair(stride, "stride", "Conv2d"), _pair(padding, "padding", "Conv2d")
         self.dilation, self.groups = _pair(dilation, "dilation", "Conv2d"), groups
         rng = generator(seed, rng)

@@ -27,7 +27,13 @@ from ..tensor import Tensor
 
 def _pair(value, name: str, fn: str) -> tuple:
     """An int or a pair of ints as a pair: 3 -> (3, 3) (PyTorch's convention for sizes)."""
-    pair = (value, value) if isinstance(value, (int, np.integer)) else tuple(value)
+    if isinstance(value, str):
+        raise TypeError(f"{fn}: {name} must be an int or a pair of ints, got {value!r} (sizes given by name, "
+                        f"such as 'same', are not supported: give them in pixels)")
+    try:
+        pair = (value, value) if isinstance(value, (int, np.integer)) else tuple(value)
+    except TypeError:
+        pair = ()
     if len(pair) != 2 or not all(isinstance(v, (int, np.integer)) for v in pair):
         raise TypeError(f"{fn}: {name} must be an int or a pair of ints, got {value!r}")
     return tuple(int(v) for v in pair)
@@ -138,7 +144,8 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, 
 
     Raises ValueError naming the shapes for: an input that is not 4-D, a weight that is not 4-D, groups that
     do not divide the input or output channels, a channel count that does not match the weight, a bias of
-    the wrong shape, a negative padding, a kernel larger than the padded input.
+    the wrong shape, a negative padding, a kernel larger than the padded input; TypeError for an input
+    whose dtype would promote the weight's (float64 images into a float32 layer), as ``linear`` does.
     """
     input, weight = _as_tensor(input), _as_tensor(weight)
     _check_4d(input, "conv2d")
@@ -153,6 +160,9 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, 
     if channels // groups != group_channels:
         raise ValueError(f"conv2d: the input has {channels} channels (shape {input.shape}) but the weight {weight.shape} "
                          f"with groups={groups} expects {group_channels * groups}")
+    if input.dtype != weight.dtype and np.result_type(input.dtype, weight.dtype) != weight.dtype:
+        raise TypeError(f"conv2d: input is {input.dtype} but the weight is {weight.dtype}; convert the input "
+                        f"first, e.g. x.astype(np.{weight.dtype}) (or the model, e.g. model.double())")
     if bias is not None and tuple(bias.shape) != (out_channels,):
         raise ValueError(f"conv2d: bias must have shape ({out_channels},) for a weight of shape {weight.shape}, "
                          f"got {tuple(bias.shape)}")

@@ -209,18 +209,25 @@ class Module:
 
     # ---- state ---------------------------------------------------------------------------------
     def state_dict(self) -> OrderedDict[str, np.ndarray]:
-        """Dotted name -> a copy of the parameter's array, for every name (shared parameters under each),
-        then every buffer (``running_mean``, ``running_var``, ``num_batches_tracked``: PyTorch's keys).
+        """Dotted name -> a copy of each parameter's and buffer's array (``running_mean``, ``running_var``,
+        ``num_batches_tracked``: PyTorch's keys), in PyTorch's order: module by module, depth first, each
+        module's own parameters, then its own buffers (shared parameters under each name).
 
         Copies, so a saved snapshot does not change when training continues.
 
         >>> from tinygrad_edu import nn
-        >>> list(nn.Linear(2, 1, seed=0).state_dict())
-        ['weight', 'bias']
+        >>> list(nn.Sequential(nn.BatchNorm1d(2), nn.Linear(2, 1, seed=0)).state_dict())
+        ['0.weight', '0.bias', '0.running_mean', '0.running_var', '0.num_batches_tracked', '1.weight', '1.bias']
         """
-        state = OrderedDict((name, param.data.copy())
-                            for name, param in self.named_parameters(remove_duplicate=False))
-        state.update((name, np.array(array, copy=True)) for name, array in self.named_buffers())
+        state = OrderedDict()
+        for module_name, module in self.named_modules():
+            prefix = f"{module_name}." if module_name else ""
+            for name, param in module._parameters.items():
+                if param is not None:
+                    state[prefix + name] = param.data.copy()
+            for name, array in module._buffers.items():
+                if array is not None:
+                    state[prefix + name] = np.array(array, copy=True)
         return state
 
     def load_state_dict(self, state_dict, strict: bool = True):
