@@ -73,7 +73,8 @@ def pad(input: Tensor, pad, value: float = 0.0) -> Tensor:
     ``(left, right, top, bottom)`` the last two, and so on (last axis first). A negative width crops,
     as in PyTorch. The border takes ``value``; the result keeps the input's dtype.
 
-    Raises ValueError for a tuple of odd length or longer than twice the number of axes.
+    Raises ValueError for a tuple of odd length or longer than twice the number of axes, or negative
+    widths that crop more than an axis holds.
 
     >>> pad(Tensor(np.ones((1, 2))), (1, 0)).tolist()
     [[0.0, 1.0, 1.0]]
@@ -88,6 +89,9 @@ def pad(input: Tensor, pad, value: float = 0.0) -> Tensor:
     if any(b > 0 or a > 0 for b, a in pairs):
         out = ops.Pad.apply(input, widths=tuple((max(b, 0), max(a, 0)) for b, a in pairs), value=value)
     if any(b < 0 or a < 0 for b, a in pairs):
+        kept = [n - max(-b, 0) - max(-a, 0) for (b, a), n in zip(pairs, out.shape)]
+        if min(kept) < 0:
+            raise ValueError(f"pad: the negative widths {pad} crop more than the input of shape {input.shape} holds")
         out = out[tuple(slice(max(-b, 0), n - max(-a, 0)) for (b, a), n in zip(pairs, out.shape))]
     return out
 
@@ -227,7 +231,8 @@ def batch_norm(input: Tensor, running_mean, running_var, weight=None, bias=None,
     function as a composition of Tensor operations). Evaluation: the running statistics normalise.
 
     Raises ValueError for an input with fewer than 2 axes, statistics or affine parameters whose size is not
-    C, a batch with one value per channel in training, or evaluation without running statistics.
+    C, a batch with one value per channel in training, or evaluation without running statistics;
+    TypeError for integer running statistics in training (they could not hold the update).
     """
     input = _as_tensor(input)
     if input.ndim < 2:
@@ -248,6 +253,9 @@ def batch_norm(input: Tensor, running_mean, running_var, weight=None, bias=None,
             if running_mean is None or running_var is None:
                 raise ValueError("batch_norm: give both running_mean and running_var, or neither")
             running = (_data(running_mean), _data(running_var), momentum)
+            if any(np.asarray(stat).dtype.kind != "f" for stat in running[:2]):
+                raise TypeError(f"batch_norm: running_mean and running_var must be floating-point arrays to be updated "
+                                f"in place, got {np.asarray(running[0]).dtype} and {np.asarray(running[1]).dtype}")
         return ops.BatchNorm.apply(input, weight, bias, eps=eps, running=running)
     if running_mean is None or running_var is None:
         raise ValueError("batch_norm: evaluation (training=False) needs running_mean and running_var")
