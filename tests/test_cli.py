@@ -10,8 +10,6 @@ stderr, no traceback, and leave no output file behind; each flag's bad values ar
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import subprocess
 import sys
@@ -21,11 +19,12 @@ import numpy as np
 import pytest
 
 PIL = pytest.importorskip("PIL")
+from cli_runs import last_json, run_in_process
 from PIL import Image, ImageDraw, ImageFont
 
 import tinygrad_edu as tg
 from tinygrad_edu.app import checkpoint
-from tinygrad_edu.app.cli import main, parse_arch
+from tinygrad_edu.app.cli import parse_arch
 from tinygrad_edu.app.images import preprocess_image
 from tinygrad_edu.app.models import MLPArchitecture
 from tinygrad_edu.data import read_idx, write_idx
@@ -84,22 +83,10 @@ def files(tmp_path_factory, data_dir):
     return found
 
 
-def run_in_process(argv, cwd=None):
-    """``main(argv)`` with stdout/stderr captured: (status, stdout, stderr)."""
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), contextlib.chdir(cwd or Path.cwd()):
-        status = main([str(a) for a in argv])
-    return status, out.getvalue(), err.getvalue()
-
-
 def run_process(argv, cwd):
     return subprocess.run([sys.executable, "-m", "tinygrad_edu", *map(str, argv)], check=False, cwd=cwd,
                           capture_output=True, text=True, timeout=300, env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin",
                                                        "HOME": str(cwd)})
-
-
-def last_json(stdout):
-    return json.loads(stdout.strip().splitlines()[-1])
 
 
 @pytest.fixture(scope="module")

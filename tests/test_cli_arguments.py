@@ -11,8 +11,6 @@ first tests); every row changes exactly one value of it, so the row is refused f
 
 from __future__ import annotations
 
-import contextlib
-import io
 import os
 import subprocess
 import sys
@@ -20,9 +18,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_runs import run_in_process
 
 from tinygrad_edu.app import checkpoint, cli
-from tinygrad_edu.app.cli import MAX_BATCH_SIZE, MAX_EPOCHS, MAX_SEED, main
+from tinygrad_edu.app.cli import MAX_BATCH_SIZE, MAX_EPOCHS, MAX_SEED
 from tinygrad_edu.app.models import MLPArchitecture
 from tinygrad_edu.data import write_idx
 
@@ -105,13 +104,6 @@ def with_value(argv, flag, value):
             argv[at] = value
         return argv
     return argv + ([value] if value.startswith(flag) else [flag, value])
-
-
-def run_in_process(argv, cwd):
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), contextlib.chdir(cwd):
-        status = main([str(a) for a in argv])
-    return status, out.getvalue(), err.getvalue()
 
 
 def snapshot(folder):

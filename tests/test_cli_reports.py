@@ -5,9 +5,6 @@ an unwritable ``--plot`` refused before any work, the defaults in ``train --help
 
 from __future__ import annotations
 
-import contextlib
-import io
-import json
 import os
 import re
 import subprocess
@@ -17,22 +14,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_runs import last_json
+from cli_runs import run_in_process as run
 
 from tinygrad_edu.app import checkpoint, cli
 from tinygrad_edu.app.models import MLPArchitecture
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def run(argv, cwd=None):
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), contextlib.chdir(cwd or Path.cwd()):
-        status = cli.main([str(a) for a in argv])
-    return status, out.getvalue(), err.getvalue()
-
-
-def last_json(stdout):
-    return json.loads(stdout.strip().splitlines()[-1])
 
 
 def model_file(folder, sizes=(784, 16, 10)):

@@ -7,13 +7,10 @@ images, and the model-file tests use a CNN with widths (4, 8, 16).
 
 from __future__ import annotations
 
-import contextlib
-import io
-import json
-from pathlib import Path
-
 import numpy as np
 import pytest
+from cli_runs import last_json
+from cli_runs import run_in_process as run
 
 import tinygrad_edu as tg
 from tinygrad_edu import Tensor, nn
@@ -24,18 +21,6 @@ from tinygrad_edu.app.models import CNN_RECIPE, MLP_RECIPE, CNNArchitecture, MLP
 from tinygrad_edu.data import DataLoader, write_idx
 
 SMALL_CNN = CNNArchitecture((4, 8, 16))
-
-
-def run(argv, cwd=None):
-    """``main(argv)`` in this process: (status, stdout, stderr)."""
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), contextlib.chdir(cwd or Path.cwd()):
-        status = cli.main([str(a) for a in argv])
-    return status, out.getvalue(), err.getvalue()
-
-
-def last_json(stdout):
-    return json.loads(stdout.strip().splitlines()[-1])
 
 
 # ---- nn.Unflatten, the CNN's first layer ------------------------------------------------------------------

@@ -467,13 +467,12 @@ class Max(Primitive):
 # ---------------------------------------------------------------------------------------------
 
 
-def _batch_statistics(x, axes, eps):
-    """Mean, biased variance, x - mean and r = 1 / sqrt(var + eps) over ``axes`` (kept as size 1),
-    on arrays or (recorded) Tensors."""
-    mean = x.mean(axis=axes, keepdims=True)
-    centred = x - mean
-    var = (centred * centred).mean(axis=axes, keepdims=True)
-    return mean, var, centred, (var + eps) ** -0.5
+def _normalized(x, axes, eps):
+    """xhat = (x - mean) * r and r = 1 / sqrt(var + eps), the statistics over ``axes`` (kept as size 1),
+    written with Tensor operations so that, under create_graph, both carry x's graph."""
+    centred = x - x.mean(axis=axes, keepdims=True)
+    r = ((centred * centred).mean(axis=axes, keepdims=True) + eps) ** -0.5
+    return centred * r, r
 
 
 class BatchNorm(Primitive):
@@ -487,7 +486,8 @@ class BatchNorm(Primitive):
         dL/dbias = sum g,   dL/dweight = sum g * xhat,
         dL/dx = r * (h - mean(h) - xhat * mean(h * xhat)) = weight * r * (g - dL/dbias / m - xhat * dL/dweight / m).
     The composition ``(x - x.mean()) / sqrt(x.var() + eps) * weight + bias`` gives the same gradients
-    (a property test checks it) with more passes over x: 33 ms against 11 per step of the MNIST CNN.
+    (a property test checks it) with more passes over x: forward and backward of the MNIST CNN's two
+    batch norms took 69 ms as the composition, 35 ms as this primitive.
     """
 
     @staticmethod
@@ -497,7 +497,8 @@ class BatchNorm(Primitive):
         mean = x.mean(axis=axes, keepdims=True)
         xhat = x - mean                                    # centred, normalised in place below
         rows = xhat.reshape(x.shape[0], x.shape[1], -1)
-        var = (np.einsum("ncl,ncl->c", rows, rows) / m).reshape(shape)  # sum of squares in one pass, no temporary
+        # the sum of squares by einsum, one pass and no temporary: 41 -> 35 ms for the CNN's two batch norms
+        var = (np.einsum("ncl,ncl->c", rows, rows) / m).reshape(shape)
         r = (var + eps) ** -0.5
         xhat *= r
         ctx.save_for_backward(x, weight, xhat, r)
@@ -514,8 +515,7 @@ class BatchNorm(Primitive):
     def backward(ctx, g):
         x, weight, xhat, r = ctx.saved
         if isinstance(x, Tensor):  # under create_graph: xhat and r recomputed, so that they carry x's graph
-            _, _, centred, r = _batch_statistics(x, ctx.axes, ctx.eps)
-            xhat = centred * r
+            xhat, r = _normalized(x, ctx.axes, ctx.eps)
         m = x.size // x.shape[1]
         g_bias = g.sum(axis=ctx.axes)
         g_weight = (g * xhat).sum(axis=ctx.axes)
@@ -880,7 +880,8 @@ class MaxPool2d(Primitive):
 
     The composition unfold -> max over each column -> (backward) fold gives the same gradient wherever a
     window's maximum is unique (a property test checks it; it splits ties evenly instead), but copies every
-    window out and back: 60 ms against 16 ms per step for the two poolings of the MNIST CNN.
+    window out and back: forward and backward of the MNIST CNN's two poolings took 42 ms as the
+    composition, 24 ms as this primitive.
     """
 
     @staticmethod
