@@ -121,3 +121,56 @@ def test_buffer_of_a_loaded_state_dict_is_written_in_place():
     running = layer.running_mean
     layer.load_state_dict({**layer.state_dict(), "running_mean": np.array([1.0, 2.0])})
     assert layer.running_mean is running and running.tolist() == [1.0, 2.0]
+
+
+# ---- a state dict without num_batches_tracked (checkpoints older than the buffer) ---------------------------
+
+
+def _trained_cnn(seed, batches):
+    model = small_cnn(seed)
+    for i in range(batches):  # each training step counts one batch and moves the running statistics
+        model(Tensor(np.random.default_rng(seed + i).standard_normal((4, 1, 8, 8)).astype(np.float32)))
+    return model
+
+
+def _without_counts(state):
+    return {k: v for k, v in state.items() if not k.endswith("num_batches_tracked")}
+
+
+def test_strict_load_accepts_a_missing_num_batches_tracked_and_keeps_the_layers_count():
+    source, target = _trained_cnn(seed=1, batches=2), _trained_cnn(seed=7, batches=3)
+    saved = source.state_dict()
+    assert target.load_state_dict(_without_counts(saved), strict=True) == ([], [])
+    loaded = target.state_dict()
+    for key, value in _without_counts(saved).items():  # weights and running statistics are the checkpoint's
+        np.testing.assert_array_equal(loaded[key], value, err_msg=key)
+    assert loaded["1.num_batches_tracked"] == 3 and loaded["9.num_batches_tracked"] == 3  # the layer's own count
+    assert target.load_state_dict(_without_counts(saved), strict=False) == ([], [])
+
+
+def test_missing_num_batches_tracked_is_kept_as_torch_keeps_it():
+    torch = pytest.importorskip("torch", reason="the comparison with torch.nn needs torch installed")
+    ours, theirs = small_cnn().double(), torch_cnn(torch)
+    x = np.random.default_rng(0).standard_normal((4, 1, 8, 8))
+    ours(Tensor(x)), theirs(torch.as_tensor(x))  # both count one batch
+    state = _without_counts(small_cnn(seed=3).double().state_dict())
+    missing, unexpected = theirs.load_state_dict({k: torch.as_tensor(v) for k, v in state.items()}, strict=True)
+    assert (missing, unexpected) == ([], []) and ours.load_state_dict(state, strict=True) == ([], [])
+    for key, value in theirs.state_dict().items():
+        np.testing.assert_array_equal(ours.state_dict()[key], value.numpy(), err_msg=key)
+
+
+def test_strict_load_still_names_every_other_missing_key():
+    model = small_cnn()
+    state = _without_counts(model.state_dict())
+    del state["1.running_var"], state["11.bias"]
+    with pytest.raises(KeyError, match=r"failed: missing keys: 11\.bias, 1\.running_var'$"):
+        model.load_state_dict(state)
+    assert model.load_state_dict(state, strict=False) == (["11.bias", "1.running_var"], [])
+
+
+def test_only_batch_norm_may_lack_a_buffer_named_num_batches_tracked():
+    module = nn.Module()
+    module.register_buffer("num_batches_tracked", np.zeros((), dtype=np.int64))
+    with pytest.raises(KeyError, match=r"failed: missing keys: num_batches_tracked'$"):
+        module.load_state_dict({})

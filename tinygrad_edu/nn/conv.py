@@ -93,6 +93,8 @@ class _BatchNorm(Module):
     ones (``momentum=None``: their cumulative average, as PyTorch); ``eval()`` normalises with the running ones."""
 
     expected_dims: tuple = ()
+    # As PyTorch's BatchNorm: a state dict without the count (an old checkpoint) loads, keeping the layer's own.
+    _buffers_a_state_dict_may_lack = ("num_batches_tracked",)
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = True,
                  track_running_stats: bool = True, *, dtype=np.float32):

@@ -58,6 +58,10 @@ class Module:
     what ``parameters()``, ``state_dict()``, ``train()`` and ``repr`` walk.
     """
 
+    # Buffers a state dict may lack without being refused by ``load_state_dict``: the module keeps its
+    # current value (BatchNorm's ``num_batches_tracked``, absent from checkpoints older than the buffer).
+    _buffers_a_state_dict_may_lack: tuple = ()
+
     def __init__(self):
         object.__setattr__(self, "_parameters", OrderedDict())
         object.__setattr__(self, "_modules", OrderedDict())
@@ -238,12 +242,25 @@ class Module:
         With ``strict=True`` the keys must match ``state_dict()`` exactly; otherwise a KeyError lists
         the missing keys, the unexpected keys and the shape mismatches by name, and nothing is loaded.
         Shape mismatches and values that are not numbers are errors in both modes. Returns ``(missing_keys, unexpected_keys)``.
+
+        One absence is allowed, as in PyTorch: a BatchNorm's ``num_batches_tracked`` (checkpoints written
+        before that buffer existed lack it). The layer then keeps its current count, the key is not
+        reported as missing, and the running statistics and weights are loaded as usual.
+
+        >>> from tinygrad_edu import nn
+        >>> model = nn.Sequential(nn.Linear(2, 2, seed=0), nn.BatchNorm1d(2))
+        >>> old = {k: v for k, v in model.state_dict().items() if not k.endswith("num_batches_tracked")}
+        >>> model.load_state_dict(old)
+        ([], [])
         """
         if not hasattr(state_dict, "items"):
             raise TypeError(f"load_state_dict expects a dict of name -> array, got {type(state_dict).__name__}")
         own = OrderedDict(self.named_parameters(remove_duplicate=False))
         own.update(self.named_buffers())
-        missing = [name for name in own if name not in state_dict]
+        may_lack = {f"{module_name}.{name}" if module_name else name
+                    for module_name, module in self.named_modules()
+                    for name in module._buffers_a_state_dict_may_lack}
+        missing = [name for name in own if name not in state_dict and name not in may_lack]
         unexpected = [name for name in state_dict if name not in own]
         mismatched, not_numbers = [], []
         for name, param in own.items():
