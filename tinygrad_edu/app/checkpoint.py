@@ -19,7 +19,8 @@ The model comes back in the dtype its weights were saved in (float32, or float64
 with ``model.double()``), so saving and loading changes no bit of it.
 
 ``load_model`` checks each part before using it, so a damaged file, a file that is not a model, an
-architecture this version cannot build, or weights that do not match the recorded architecture give
+architecture this version cannot build, weights that do not match the recorded architecture, or a
+weight holding nan or inf (which would make every prediction nan) give
 one ``ModelFileError`` sentence naming the file and the problem (and the entry, for the architecture),
 never a half-built model.
 
@@ -123,6 +124,8 @@ def load_model(path):
         raise ModelFileError(f"model file {path}: its state_dict entry is a {type(state).__name__}, not a dict")
     if not math.isfinite(preprocessing.std) or preprocessing.std <= 0:
         raise ModelFileError(f"model file {path} records a preprocessing std of {preprocessing.std}")
+    if not math.isfinite(preprocessing.mean):
+        raise ModelFileError(f"model file {path} records a preprocessing mean of {preprocessing.mean}")
     architecture = _architecture(path, record, version)
     try:
         model = architecture.build(dtype=_weights_dtype(state))
@@ -189,8 +192,11 @@ def _weights_dtype(state) -> type:
 
 
 def _check_state(path, model, state, architecture):
-    """Compare the saved weights and buffers with the architecture they claim, naming the first mismatch."""
+    """Compare the saved weights and buffers with the architecture they claim, naming the first mismatch;
+    a parameter or running statistic holding nan or inf is refused too, by name."""
     expected = model.state_dict()
+    kinds = {name: "buffer" for name, _ in model.named_buffers()}
+    kinds.update((name, "parameter") for name, _ in model.named_parameters(remove_duplicate=False))
     arch = str(architecture)
     missing, extra = sorted(set(expected) - set(state)), sorted(set(state) - set(expected))
     if missing or extra:
@@ -207,6 +213,11 @@ def _check_state(path, model, state, architecture):
         if saved.dtype.kind not in wanted:
             raise ModelFileError(f"model file {path}: weight {name} has dtype {saved.dtype}, not "
                                  f"{'a float' if wanted == 'f' else 'an integer'} type")
+        if wanted == "f" and not np.isfinite(saved).all():  # nan or inf would make every prediction nan
+            nans, infs = int(np.isnan(saved).sum()), int(np.isinf(saved).sum())
+            counts = " and ".join(f"{n:,} {what}" for n, what in ((nans, "nan"), (infs, "inf")) if n)
+            raise ModelFileError(f"model file {path}: {kinds[name]} {name} holds non-finite values ({counts} of "
+                                 f"{saved.size:,}), so the model cannot compute a prediction")
 
 
 def _short(error) -> str:

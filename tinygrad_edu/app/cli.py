@@ -7,7 +7,9 @@
     tinygrad-edu predict  --model model.npz IMAGE... [--json]
     tinygrad-edu predict  --model model.npz --kaggle-csv test.csv [--out submission.csv] [--json]
 
-``predict`` prints, for each image, the three most probable digits with their probabilities. With
+``predict`` prints, for each image, the three most probable digits with their probabilities; an image
+that cannot be read (not an image, or no digit on it) gets one error line on standard error instead,
+the other images are still classified, and the exit status is then 2. With
 ``--kaggle-csv`` it writes the submission, and when the CSV has a ``label`` column (Kaggle's
 ``train.csv``) it also reports the accuracy of those predictions.
 
@@ -428,15 +430,21 @@ def run_predict(args) -> int:
         if args.json:
             print(json.dumps(report))
         return 0
-    images = []
+    # An image that cannot be read (not an image, no digit in it) costs only its own prediction: one
+    # error line each, the others are still classified, and the exit status says that some failed.
+    readable, images, failed = [], [], []
     for path in args.images:
         try:
             images.append(preprocess_image(path))
         except DataError as error:
-            raise CliError(str(error)) from None
-    probs = predict_proba(model, _check_inputs(info, np.stack(images), "the images"), batch_size=batch_size)
+            _fail(error, f"{PROG} predict")
+            failed.append({"image": str(path), "error": " ".join(str(error).split())})
+        else:
+            readable.append(path)
+    probs = (predict_proba(model, _check_inputs(info, np.stack(images), "the images"), batch_size=batch_size)
+             if images else [])
     records = []
-    for path, p in zip(args.images, probs):
+    for path, p in zip(readable, probs):
         likeliest = np.argsort(-p, kind="stable")[:TOP_DIGITS]  # ties: the smaller digit first
         top = [{"digit": int(d), "probability": float(p[d])} for d in likeliest]
         records.append({"image": str(path), "digit": top[0]["digit"], "probability": top[0]["probability"],
@@ -447,8 +455,8 @@ def run_predict(args) -> int:
         print(f"{record['image']}: {first['digit']} (probability {first['probability']:.3f})"
               + (f", then {then}" if then else ""))
     if args.json:
-        print(json.dumps({"predictions": records}))
-    return 0
+        print(json.dumps({"predictions": records, **({"errors": failed} if failed else {})}))
+    return EXIT_BAD_INPUT if failed else 0
 
 
 # ---- what the commands share: loading, output paths, sizes, plots, errors -------------------------
