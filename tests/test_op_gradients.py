@@ -17,6 +17,7 @@ from window_cases import (
     tiling_pool_case,
     batch_norm_eval_case,
     batch_norm_reference,
+    conv2d_batch_case,
     conv2d_case,
     conv2d_reference,
     fold_case,
@@ -34,7 +35,7 @@ from window_cases import (
 import tinygrad_edu as tg
 import tinygrad_edu.nn.functional as F
 from tinygrad_edu import ops
-from tinygrad_edu.nn.convolution import batch_norm_composed
+from tinygrad_edu.nn.convolution import batch_norm_composed, conv2d_composed
 
 
 @st.composite
@@ -354,7 +355,7 @@ def test_every_primitive_is_in_the_table():
                "Transpose": "transpose", "GetItem": "getitem", "Div": "div", "Sin": "sin", "Cos": "cos",
                "Maximum": "maximum", "Where": "where", "Expand": "expand", "Cat": "cat", "Cast": "clone",
                "ScatterAdd": "scatter_add", "Pad": "pad", "Unfold": "unfold", "Fold": "fold",
-               "BatchNorm": "batch_norm_training", "MaxPool2d": "max_pool2d_tiles"}
+               "BatchNorm": "batch_norm_training", "MaxPool2d": "max_pool2d_tiles", "Conv2d": "conv2d"}
     assert primitives <= set(covered), f"primitives without a gradcheck row: {primitives - set(covered)}"
     assert all(row in OPS for row in covered.values())
 
@@ -405,6 +406,45 @@ def test_max_pool_primitive_gives_a_tie_to_the_first_maximum_as_pytorch():
 def test_max_pool_primitive_lets_a_nan_reach_the_output():
     x = tg.Tensor(np.array([[[[1.0, np.nan], [0.0, 1.0]]]]))
     assert np.isnan(F.max_pool2d(x, 2).item())
+
+
+@given(conv2d_batch_case())
+def test_conv2d_primitive_equals_its_composition_in_value_and_first_and_second_derivatives(case):
+    """ops.Conv2d (one product for the whole batch) and conv2d_composed (pad, unfold, a product per image)
+    are the same function: values, gradients through a random upstream gradient, and the gradient of
+    a function of those gradients (second derivatives) agree."""
+    x, weight, bias, stride, padding, dilation, groups = case
+    fused, composed = ([leaf(a) for a in (x, weight) + (() if bias is None else (bias,))] for _ in range(2))
+    options = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+    out_fused = F.conv2d(*fused, **options)
+    out_composed = conv2d_composed(*composed, **options)
+    assert type(out_fused.grad_fn).__name__ == "Conv2d"
+    np.testing.assert_allclose(out_fused.data, out_composed.data, rtol=1e-12, atol=1e-12)
+    seed = tg.Tensor(np.cos(np.arange(out_fused.size) * 1.3).reshape(out_fused.shape))
+    grads_fused = tg.autograd.grad(out_fused, fused, seed, create_graph=True)
+    grads_composed = tg.autograd.grad(out_composed, composed, seed, create_graph=True)
+    for f, c in zip(grads_fused, grads_composed):
+        np.testing.assert_allclose(f.data, c.data, rtol=1e-12, atol=1e-12)
+    second_fused = tg.autograd.grad(sum((q * q.cos()).sum() for q in grads_fused), fused, allow_unused=True)
+    second_composed = tg.autograd.grad(sum((q * q.cos()).sum() for q in grads_composed), composed, allow_unused=True)
+    for f, c in zip(second_fused, second_composed):
+        assert (f is None) == (c is None)
+        if f is not None:
+            np.testing.assert_allclose(f.data, c.data, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("channels, kernel", [(1, (3, 3)), (16, (2, 2))], ids=["9 rows: product per image",
+                                                                          "64 rows: one product for the batch"])
+def test_conv2d_primitive_passes_gradcheck_and_gradgradcheck_in_both_product_layouts(channels, kernel):
+    """ops.Conv2d multiplies image by image when a group's windows have few rows (C/G*kH*kW) and makes one
+    product for the batch otherwise: both ways are differentiated right, to first and second order."""
+    rng = np.random.default_rng(channels)
+    x = leaf(rng.standard_normal((2, channels, 3, 3)))
+    w = leaf(rng.standard_normal((2, channels) + kernel))
+    b = leaf(rng.standard_normal(2))
+    assert type(F.conv2d(x, w, b, padding=1).grad_fn).__name__ == "Conv2d"
+    assert tg.gradcheck(lambda *t: F.conv2d(*t, padding=1, stride=(1, 2)), (x, w, b))
+    assert tg.gradgradcheck(lambda *t: F.conv2d(*t, padding=1, stride=(1, 2)), (x, w, b))
 
 
 @given(batch_norm_case())

@@ -116,15 +116,31 @@ def fold_case(draw):
 
 @st.composite
 def conv2d_case(draw):
-    """x (1, C, H, W), weight (O, C/groups, kH, kW), bias (O,), then stride, padding, dilation, groups. Kernels
-    up to 2x2 and at most 2 input channels keep gradgradcheck quick (larger kernels: the unfold row)."""
+    """x (N, C, H, W) with N <= 2, weight (O, C/groups, kH, kW), bias (O,), then stride, padding, dilation,
+    groups. Kernels up to 2x2 and at most 2 input channels keep gradgradcheck quick (larger kernels: the
+    unfold row)."""
     groups = draw(st.integers(1, 2))
-    (n, per_group, h, w), kernel, dilation, padding, stride = draw(window_geometry(max_kernel=2, extra=1, max_batch=1))
+    (n, per_group, h, w), kernel, dilation, padding, stride = draw(window_geometry(max_kernel=2, extra=1, max_batch=2))
     out_channels = draw(st.sampled_from([groups, 2]))  # 1 or 2 without groups, 2 with 2 groups
     per_group = 1 if groups == 2 else per_group  # at most 2 input channels: gradgradcheck perturbs each element
     x = draw(arrays((n, per_group * groups, h, w)))
     weight = draw(arrays((out_channels, per_group) + kernel))
     return x, weight, draw(arrays((out_channels,))), stride, padding, dilation, groups
+
+
+@st.composite
+def conv2d_batch_case(draw):
+    """As ``conv2d_case`` with batches of up to 3 images, up to 3 groups of 1, 2 or 8 channels each, kernels up
+    to 3x3, paddings up to 2 and no bias as well: for comparing ``ops.Conv2d`` with the composition, whose
+    layouts differ in where the batch axis goes. 8 channels and a 3x3 kernel make 72 rows of windows per
+    group, enough for ops.Conv2d to make one product for the batch; fewer make one per image."""
+    groups = draw(st.integers(1, 3))
+    (_, _, h, w), kernel, dilation, padding, stride = draw(window_geometry(max_padding=2, extra=2))
+    n, per_group, out_per_group = draw(st.integers(1, 3)), draw(st.sampled_from([1, 2, 8])), draw(st.integers(1, 2))
+    x = draw(arrays((n, per_group * groups, h, w)))
+    weight = draw(arrays((out_per_group * groups, per_group) + kernel))
+    bias = draw(st.none() | arrays((out_per_group * groups,)))
+    return x, weight, bias, stride, padding, dilation, groups
 
 
 @st.composite

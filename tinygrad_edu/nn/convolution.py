@@ -6,7 +6,10 @@ matrix product with the weight reshaped to ``(out, C*kH*kW)`` gives every output
 Pooling is unfold followed by a max or a mean over each column's window. The gradients come from the
 primitives ``ops.Pad`` (adjoint: slicing), ``ops.Unfold`` (adjoint: ``ops.Fold``, which adds
 overlapping windows back) and ``ops.MatMul``, so the gradient of a convolution is itself a
-convolution, computed by the same code. Shapes and values follow PyTorch's ``torch.nn.functional``.
+convolution, computed by the same code (``conv2d_composed``). ``conv2d`` itself runs the same calculus
+as one primitive, ``ops.Conv2d``, which multiplies the windows of the whole batch at once and keeps less
+memory; ``max_pool2d`` and ``batch_norm`` likewise have primitives beside their compositions, each checked
+to agree with it. Shapes and values follow PyTorch's ``torch.nn.functional``.
 
 >>> import numpy as np
 >>> from tinygrad_edu import Tensor
@@ -49,9 +52,8 @@ def _check_4d(x: Tensor, fn: str) -> None:
                          + (" (add the batch axis with x.unsqueeze(0))" if x.ndim == 3 else ""))
 
 
-def _windows(x: Tensor, kernel, dilation, padding, stride, fn: str, pad_value=0.0):
-    """x padded by ``padding`` and unfolded: ((N, C*kH*kW, L) columns, (out_h, out_w)).
-    Checks the sizes and names the shapes in the error."""
+def _check_windows(x: Tensor, kernel, dilation, padding, stride, fn: str) -> None:
+    """Checks the sizes of a sliding window over x and names the shapes in the error."""
     if min(padding) < 0:
         raise ValueError(f"{fn}: padding must be >= 0, got {padding}")
     if min(kernel) < 1 or min(stride) < 1 or min(dilation) < 1:
@@ -62,6 +64,13 @@ def _windows(x: Tensor, kernel, dilation, padding, stride, fn: str, pad_value=0.
     if span[0] > height or span[1] > width:
         raise ValueError(f"{fn}: the kernel {kernel} (spanning {span} with dilation {dilation}) is larger than "
                          f"the padded input {(height, width)} (input {x.shape}, padding {padding})")
+
+
+def _windows(x: Tensor, kernel, dilation, padding, stride, fn: str, pad_value=0.0):
+    """x padded by ``padding`` and unfolded: ((N, C*kH*kW, L) columns, (out_h, out_w)).
+    Checks the sizes and names the shapes in the error."""
+    _check_windows(x, kernel, dilation, padding, stride, fn)
+    height, width = x.shape[2] + 2 * padding[0], x.shape[3] + 2 * padding[1]
     if max(padding) > 0:
         x = ops.Pad.apply(x, widths=((0, 0), (0, 0), (padding[0],) * 2, (padding[1],) * 2), value=pad_value)
     out_size = ops._window_geometry(height, width, kernel, dilation, stride)
@@ -137,26 +146,14 @@ def fold(input: Tensor, output_size, kernel_size, dilation=1, padding=0, stride=
     return out
 
 
-def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0, dilation=1,
-           groups: int = 1) -> Tensor:
-    """2-D cross-correlation (PyTorch's conv2d): input ``(N, C, H, W)``, weight ``(O, C/groups, kH, kW)``,
-    bias ``(O,)`` -> ``(N, O, out_h, out_w)``.
-
-    pad + unfold gives columns ``(N, C*kH*kW, L)``; with G groups they are viewed as ``(N, G, C/G*kH*kW, L)``
-    and the weight as ``(G, O/G, C/G*kH*kW)``, and one batched matrix product ``weight @ columns`` gives
-    ``(N, G, O/G, L)``, reshaped to the output. The dtype is that of the operands (float32 stays float32).
-
-    Raises ValueError naming the shapes for: an input that is not 4-D, a weight that is not 4-D, groups that
-    do not divide the input or output channels, a channel count that does not match the weight, a bias of
-    the wrong shape, a negative padding, a kernel larger than the padded input; TypeError for an input
-    whose dtype would promote the weight's (float64 images into a float32 layer), as ``linear`` does.
-    """
+def _conv2d_arguments(input, weight, bias, stride, padding, dilation, groups):
+    """conv2d's operands as Tensors and its sizes as pairs, checked: the errors name the shapes."""
     input, weight = _as_tensor(input), _as_tensor(weight)
     _check_4d(input, "conv2d")
     if weight.ndim != 4:
         raise ValueError(f"conv2d: expected a 4-D weight (out_channels, in_channels/groups, kH, kW), "
                          f"got shape {weight.shape}")
-    n, channels = input.shape[:2]
+    channels = input.shape[1]
     out_channels, group_channels, kh, kw = weight.shape
     if groups < 1 or channels % groups or out_channels % groups:
         raise ValueError(f"conv2d: groups={groups} must divide both the input's {channels} channels "
@@ -167,15 +164,51 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, 
     if input.dtype != weight.dtype and np.result_type(input.dtype, weight.dtype) != weight.dtype:
         raise TypeError(f"conv2d: input is {input.dtype} but the weight is {weight.dtype}; convert the input "
                         f"first, e.g. x.astype(np.{weight.dtype}) (or the model, e.g. model.double())")
-    if bias is not None and tuple(bias.shape) != (out_channels,):
-        raise ValueError(f"conv2d: bias must have shape ({out_channels},) for a weight of shape {weight.shape}, "
-                         f"got {tuple(bias.shape)}")
-    cols, (out_h, out_w) = _windows(input, (kh, kw), _pair(dilation, "dilation", "conv2d"),
-                                    _pair(padding, "padding", "conv2d"), _pair(stride, "stride", "conv2d"), "conv2d")
+    if bias is not None:
+        bias = _as_tensor(bias)
+        if tuple(bias.shape) != (out_channels,):
+            raise ValueError(f"conv2d: bias must have shape ({out_channels},) for a weight of shape {weight.shape}, "
+                             f"got {tuple(bias.shape)}")
+    sizes = {name: _pair(value, name, "conv2d") for name, value in
+             (("stride", stride), ("padding", padding), ("dilation", dilation))}
+    _check_windows(input, (kh, kw), sizes["dilation"], sizes["padding"], sizes["stride"], "conv2d")
+    return input, weight, bias, sizes
+
+
+def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0, dilation=1,
+           groups: int = 1) -> Tensor:
+    """2-D cross-correlation (PyTorch's conv2d): input ``(N, C, H, W)``, weight ``(O, C/groups, kH, kW)``,
+    bias ``(O,)`` -> ``(N, O, out_h, out_w)``, out_h = (H + 2*pad - dil*(kH-1) - 1) // stride + 1.
+
+    Runs the primitive ``ops.Conv2d``: the windows of the whole batch as the columns of one matrix, one
+    matrix product per group. ``conv2d_composed`` computes the same function from pad, unfold and matmul
+    (the picture to read first). The dtype is that of the operands (float32 stays float32).
+
+    Raises ValueError naming the shapes for: an input that is not 4-D, a weight that is not 4-D, groups that
+    do not divide the input or output channels, a channel count that does not match the weight, a bias of
+    the wrong shape, a negative padding, a kernel larger than the padded input; TypeError for an input
+    whose dtype would promote the weight's (float64 images into a float32 layer), as ``linear`` does.
+    """
+    input, weight, bias, sizes = _conv2d_arguments(input, weight, bias, stride, padding, dilation, groups)
+    operands = (input, weight) if bias is None else (input, weight, bias)
+    return ops.Conv2d.apply(*operands, groups=groups, **sizes)
+
+
+def conv2d_composed(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0, dilation=1,
+                    groups: int = 1) -> Tensor:
+    """conv2d as a composition of Tensor operations, the same function, arguments and errors as ``conv2d``.
+
+    pad + unfold gives columns ``(N, C*kH*kW, L)``; with G groups they are viewed as ``(N, G, C/G*kH*kW, L)``
+    and the weight as ``(G, O/G, C/G*kH*kW)``, and one batched matrix product ``weight @ columns`` gives
+    ``(N, G, O/G, L)``, reshaped to the output. Its gradients come from Pad, Unfold, MatMul and Add.
+    """
+    input, weight, bias, sizes = _conv2d_arguments(input, weight, bias, stride, padding, dilation, groups)
+    n, out_channels, (group_channels, kh, kw) = input.shape[0], weight.shape[0], weight.shape[1:]
+    cols, (out_h, out_w) = _windows(input, (kh, kw), sizes["dilation"], sizes["padding"], sizes["stride"], "conv2d")
     cols = cols.reshape(n, groups, group_channels * kh * kw, out_h * out_w)
     out = weight.reshape(groups, out_channels // groups, group_channels * kh * kw) @ cols
     out = out.reshape(n, out_channels, out_h, out_w)
-    return out if bias is None else out + _as_tensor(bias).reshape(1, out_channels, 1, 1)
+    return out if bias is None else out + bias.reshape(1, out_channels, 1, 1)
 
 
 def _pool_windows(input, kernel_size, stride, padding, fn, pad_value):
