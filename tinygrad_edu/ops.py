@@ -1003,8 +1003,8 @@ class MaxPool2d(Primitive):
 
     The composition unfold -> max over each column -> (backward) fold gives the same gradient wherever a
     window's maximum is unique (a property test checks it; it splits ties evenly instead), but copies every
-    window out and back: forward and backward of the MNIST CNN's two poolings took 42 ms as the
-    composition, 24 ms as this primitive.
+    window out and back: forward and backward of the MNIST CNN's two poolings (batch 128) took 34 ms as
+    the composition, 19 ms as this primitive.
     """
 
     @staticmethod
@@ -1021,20 +1021,31 @@ class MaxPool2d(Primitive):
     def backward(ctx, g):
         row_winner, column_winner = ctx.winners
         (n, c, height, width), kh, kw = ctx.shape, len(row_winner), len(column_winner)
-        g_row_max = np.stack([g * won for won in row_winner], axis=3).reshape(n, c, height, width // kw)
-        return np.stack([g_row_max * won for won in column_winner], axis=-1).reshape(n, c, height, width)
+        g_row_max = _to_winners(g, row_winner, axis=3).reshape(n, c, height, width // kw)
+        return _to_winners(g_row_max, column_winner, axis=4).reshape(n, c, height, width)
 
 
 def _max_and_winner(candidates):
     """The elementwise max of equally shaped arrays, and for each candidate a boolean array: True where it
     is the first to hold the max."""
-    best, better = candidates[0], [None]
+    best, took_over = candidates[0], [None]
     for candidate in candidates[1:]:
-        better.append(candidate > best)  # where it takes over from all before it
+        took_over.append(candidate > best)  # where it beats every candidate before it
         best = np.maximum(best, candidate)  # (np.maximum, so that a nan reaches the output)
-    won, later = [None] * len(candidates), np.zeros(best.shape, dtype=bool)
+    won, later = [None] * len(candidates), None  # later: where a later candidate took over
     for k in range(len(candidates) - 1, 0, -1):  # the winner is the last candidate that took over
-        won[k] = better[k] & ~later
-        later = later | better[k]
-    won[0] = ~later
+        won[k] = took_over[k] if later is None else took_over[k] & ~later
+        later = took_over[k] if later is None else later | took_over[k]
+    won[0] = np.ones(best.shape, dtype=bool) if later is None else ~later  # (a 1-wide window: it always wins)
     return np.ascontiguousarray(best), won
+
+
+def _to_winners(g, winners, axis):
+    """g sent to the winning candidate: a new axis ``axis`` with one entry per candidate, g where it won
+    and 0 elsewhere (np.stack of g * won; on arrays written in place, without the stack's extra copy)."""
+    if isinstance(g, Tensor):  # under create_graph
+        return np.stack([g * won for won in winners], axis=axis)
+    out = np.empty(g.shape[:axis] + (len(winners),) + g.shape[axis:], dtype=g.dtype)
+    for k, won in enumerate(winners):
+        np.multiply(g, won, out=out[(slice(None),) * axis + (k,)])
+    return out
