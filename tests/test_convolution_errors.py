@@ -102,3 +102,19 @@ def test_conv2d_of_float32_stays_float32_and_matches_the_float64_result():
 def test_a_layer_refuses_what_it_cannot_compute_and_names_it(call, error, message):
     with pytest.raises(error, match=message):
         call()
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.int64])
+@pytest.mark.parametrize("training", [True, False], ids=["training", "evaluation"])
+def test_integer_images_are_normalised_in_the_layers_float32(dtype, training):
+    """Batch norm of integer images computes in float32, as the other floating functions of integer tensors
+    do (not float64 from NumPy's integer mean), and equals the result on the same images as float32."""
+    x = np.random.default_rng(0).integers(0, 255, size=(4, 3, 2, 2)).astype(dtype)
+    layers = [nn.BatchNorm2d(3), nn.BatchNorm2d(3)]
+    outs = []
+    for layer, images in zip(layers, (x, x.astype(np.float32))):
+        layer.train(training)
+        outs.append(layer(Tensor(images)))
+    assert outs[0].dtype == np.float32
+    np.testing.assert_allclose(outs[0].data, outs[1].data, rtol=1e-6, atol=1e-5)
+    np.testing.assert_allclose(layers[0].running_mean.data, layers[1].running_mean.data, rtol=1e-6)

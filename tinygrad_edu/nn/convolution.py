@@ -270,6 +270,8 @@ def batch_norm(input: Tensor, running_mean, running_var, weight=None, bias=None,
     input = _as_tensor(input)
     if input.ndim < 2:
         raise ValueError(f"batch_norm: expected an input (N, C, ...) with at least 2 axes, got shape {input.shape}")
+    if input.dtype.kind != "f":  # integer images are normalised in floating point: float32, or the weight's dtype
+        input = input.astype(np.float32 if weight is None else np.result_type(np.float32, _data(weight).dtype))
     channels = input.shape[1]
     for name, v in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight), ("bias", bias)):
         if v is not None and tuple(np.shape(_data(v))) != (channels,):
