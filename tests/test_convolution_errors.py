@@ -91,13 +91,15 @@ def test_conv2d_of_float32_stays_float32_and_matches_the_float64_result():
 @pytest.mark.parametrize(("call", "error", "message"), [
     (lambda: F.conv2d(_x(1, 1, 4, 4), Tensor(np.zeros((2, 1, 3, 3), np.float32))), TypeError,
      r"conv2d: input is float64 but the weight is float32; convert the input first"),
+    (lambda: F.conv2d(Tensor(np.zeros((1, 1, 4, 4), np.float32)), Tensor(np.zeros((2, 1, 3, 3), np.float32)), _x(2)),
+     TypeError, r"conv2d: the bias is float64 but the weight is float32; give both one dtype"),
     (lambda: nn.Conv2d(3, 8, 0), ValueError, r"Conv2d: kernel_size must be at least 1 on both axes, got \(0, 0\)"),
     (lambda: nn.Conv2d(3, 8, 3.0), TypeError, r"Conv2d: kernel_size must be an int or a pair of ints, got 3\.0"),
     (lambda: nn.Conv2d(3, 8, 3, padding="same"), TypeError, r"padding must be .* got 'same' \(sizes given by name"),
     (lambda: F.pad(_x(1, 5), (-3, -3)), ValueError, r"pad: the negative widths \(-3, -3\) crop more than the input of shape \(1, 5\)"),
     (lambda: F.batch_norm(_x(4, 3), np.zeros(3, np.int64), np.ones(3, np.int64), training=True), TypeError,
      r"batch_norm: running_mean and running_var must be floating-point arrays .* got int64 and int64"),
-], ids=["float64_input_float32_weight", "zero_kernel", "float_kernel", "padding_same", "pad_crops_too_much",
+], ids=["float64_input_float32_weight", "float64_bias_float32_weight", "zero_kernel", "float_kernel", "padding_same", "pad_crops_too_much",
         "integer_running_statistics"])
 def test_a_layer_refuses_what_it_cannot_compute_and_names_it(call, error, message):
     with pytest.raises(error, match=message):

@@ -408,6 +408,44 @@ def test_max_pool_primitive_lets_a_nan_reach_the_output():
     assert np.isnan(F.max_pool2d(x, 2).item())
 
 
+@pytest.mark.parametrize(("window", "kernel", "expected"), [
+    ([[1.0, 2.0], [np.nan, 0.0]], 2, [[0.0, 0.0], [1.0, 0.0]]),
+    ([[np.nan, 2.0, np.nan, 1.0]], (1, 4), [[0.0, 0.0, 1.0, 0.0]]),
+    ([[np.nan], [3.0], [np.nan]], (3, 1), [[0.0], [0.0], [1.0]]),
+], ids=["nan after the max", "two nans in a row", "two nans in a column"])
+def test_max_pool_primitive_gives_the_gradient_to_the_last_nan_as_pytorch(window, kernel, expected):
+    """A window holding nan outputs nan, and its gradient goes to the last nan in row-major order (PyTorch's
+    kernel takes every nan it meets as the new maximum), not to the largest number."""
+    x = leaf(np.array([[window]]))
+    F.max_pool2d(x, kernel).backward(np.full((1, 1, 1, 1), 2.0))
+    assert x.grad.tolist() == [[(np.array(expected) * 2).tolist()]]
+
+
+@pytest.mark.parametrize("kernel", [(1, 1), (1, 2), (2, 1), (2, 2)])
+def test_max_pool_primitive_output_never_shares_memory_with_its_input(kernel):
+    """Even a 1x1 window (each output its one input) gives a new array: changing the output in place must not
+    change the input, as in PyTorch."""
+    data = np.arange(16.0).reshape(1, 1, 4, 4)
+    x = tg.Tensor.from_numpy(data)
+    out = F.max_pool2d(x, kernel)
+    assert not np.shares_memory(out.data, data)
+    out += 100.0
+    assert data.max() == 15.0
+
+
+@pytest.mark.parametrize("channels", [3, 8], ids=["27 rows: product per image", "72 rows: one product"])
+def test_conv2d_of_an_empty_batch_gives_empty_outputs_and_zero_weight_gradients(channels):
+    """A batch of 0 images (the tail of a split, a filtered batch) convolves to (0, O, out_h, out_w); the
+    weight and bias gradients are zeros, as PyTorch gives."""
+    x = leaf(np.zeros((0, channels, 6, 5)))
+    w, b = leaf(np.ones((4, channels, 3, 3))), leaf(np.ones(4))
+    out = F.conv2d(x, w, b, padding=1, stride=(2, 1))
+    assert out.shape == (0, 4, 3, 5)
+    out.backward(np.zeros(out.shape))
+    assert x.grad.shape == x.shape and w.grad.tolist() == np.zeros((4, channels, 3, 3)).tolist()
+    assert b.grad.tolist() == [0.0] * 4
+
+
 @given(conv2d_batch_case())
 def test_conv2d_primitive_equals_its_composition_in_value_and_first_and_second_derivatives(case):
     """ops.Conv2d (one product for the whole batch) and conv2d_composed (pad, unfold, a product per image)

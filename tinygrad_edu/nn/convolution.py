@@ -169,6 +169,9 @@ def _conv2d_arguments(input, weight, bias, stride, padding, dilation, groups):
         if tuple(bias.shape) != (out_channels,):
             raise ValueError(f"conv2d: bias must have shape ({out_channels},) for a weight of shape {weight.shape}, "
                              f"got {tuple(bias.shape)}")
+        if bias.dtype != weight.dtype:
+            raise TypeError(f"conv2d: the bias is {bias.dtype} but the weight is {weight.dtype}; give both one dtype "
+                            f"(PyTorch refuses the mix too)")
     sizes = {name: _pair(value, name, "conv2d") for name, value in
              (("stride", stride), ("padding", padding), ("dilation", dilation))}
     _check_windows(input, (kh, kw), sizes["dilation"], sizes["padding"], sizes["stride"], "conv2d")
@@ -187,7 +190,8 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, 
     Raises ValueError naming the shapes for: an input that is not 4-D, a weight that is not 4-D, groups that
     do not divide the input or output channels, a channel count that does not match the weight, a bias of
     the wrong shape, a negative padding, a kernel larger than the padded input; TypeError for an input
-    whose dtype would promote the weight's (float64 images into a float32 layer), as ``linear`` does.
+    whose dtype would promote the weight's (float64 images into a float32 layer), as ``linear`` does, and
+    for a bias whose dtype is not the weight's.
     """
     input, weight, bias, sizes = _conv2d_arguments(input, weight, bias, stride, padding, dilation, groups)
     operands = (input, weight) if bias is None else (input, weight, bias)
