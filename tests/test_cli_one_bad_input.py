@@ -15,8 +15,10 @@ from tinygrad_edu.app.models import CNNArchitecture, MLPArchitecture
 PREP = checkpoint.Preprocessing(0.13, 0.31)
 
 
-def model_file(path, architecture=MLPArchitecture((784, 16, 10)), change=None):
-    """A model file of ``architecture`` (seed 0); ``change(model)`` edits the model before it is saved."""
+def model_file(path, architecture=None, change=None):
+    """A model file of ``architecture`` (default: a 784-16-10 MLP; seed 0); ``change(model)`` edits the model
+    before it is saved."""
+    architecture = architecture or MLPArchitecture((784, 16, 10))
     model = architecture.build(seed=0)
     if change is not None:
         change(model)

@@ -29,5 +29,5 @@ assert x.grad.tolist() == [2.0, 4.0]
 @pytest.mark.parametrize("first", MODULES)
 def test_any_module_can_be_imported_first(first):
     program = PROGRAM.format(init=str(PACKAGE / "__init__.py"), root=str(PACKAGE), first=first)
-    result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=120)
+    result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 0, f"importing tinygrad_edu.{first} first fails:\n{result.stderr[-2000:]}"

@@ -14,7 +14,6 @@ from hypothesis.extra import numpy as hnp
 from strategies import arrays, axis_for, distinct_arrays, floats, leaf, shapes
 from window_cases import (
     batch_norm_case,
-    tiling_pool_case,
     batch_norm_eval_case,
     batch_norm_reference,
     conv2d_batch_case,
@@ -28,6 +27,7 @@ from window_cases import (
     pad_reference,
     pool_case,
     pool_reference,
+    tiling_pool_case,
     unfold_case,
     unfold_reference,
 )
@@ -387,7 +387,7 @@ def test_max_pool_primitive_equals_unfold_then_max_in_value_and_gradient(case):
     fused, composed = leaf(x), leaf(x)
     out_fused = F.max_pool2d(fused, kernel)
     assert type(out_fused.grad_fn).__name__ == "MaxPool2d"
-    n, c, h, w = x.shape
+    n, c = x.shape[:2]
     out_composed = F.unfold(composed, kernel, stride=kernel).reshape(n, c, kernel[0] * kernel[1], -1).max(axis=2)
     out_composed = out_composed.reshape(out_fused.shape)
     np.testing.assert_array_equal(out_fused.data, out_composed.data)
@@ -434,6 +434,21 @@ def test_max_pool_primitive_output_never_shares_memory_with_its_input(kernel):
 
 
 @pytest.mark.parametrize("channels", [3, 8], ids=["27 rows: product per image", "72 rows: one product"])
+def test_conv2d_backward_twice_with_retain_graph_gives_the_same_gradients(channels):
+    """The first backward uses (and drops) the windows the forward copied out; the second copies them out of x
+    again: both must give the same gradients, so .grad ends at exactly twice one backward's."""
+    rng = np.random.default_rng(channels)
+    x, w, b = leaf(rng.standard_normal((2, channels, 5, 4))), leaf(rng.standard_normal((3, channels, 3, 3))), leaf(rng.standard_normal(3))
+    out = F.conv2d(x, w, b, padding=1)
+    seed = rng.standard_normal(out.shape)
+    out.backward(seed, retain_graph=True)
+    once = [t.grad.data.copy() for t in (x, w, b)]
+    out.backward(seed)
+    for t, g in zip((x, w, b), once):
+        np.testing.assert_allclose(t.grad.data, 2 * g, rtol=1e-13, atol=1e-13)
+
+
+@pytest.mark.parametrize("channels", [3, 8], ids=["27 rows: product per image", "72 rows: one product"])
 def test_conv2d_of_an_empty_batch_gives_empty_outputs_and_zero_weight_gradients(channels):
     """A batch of 0 images (the tail of a split, a filtered batch) convolves to (0, O, out_h, out_w); the
     weight and bias gradients are zeros, as PyTorch gives."""
@@ -453,7 +468,7 @@ def test_conv2d_primitive_equals_its_composition_in_value_and_first_and_second_d
     a function of those gradients (second derivatives) agree."""
     x, weight, bias, stride, padding, dilation, groups = case
     fused, composed = ([leaf(a) for a in (x, weight) + (() if bias is None else (bias,))] for _ in range(2))
-    options = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+    options = {"stride": stride, "padding": padding, "dilation": dilation, "groups": groups}
     out_fused = F.conv2d(*fused, **options)
     out_composed = conv2d_composed(*composed, **options)
     assert type(out_fused.grad_fn).__name__ == "Conv2d"

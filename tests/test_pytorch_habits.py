@@ -22,8 +22,8 @@ def test_an_inplace_change_through_detach_is_caught_at_backward():
 @pytest.mark.parametrize("value, error, pattern", [
     (0, TypeError, "assigned grad must be a Tensor or None, got int"),
     (np.ones(2), TypeError, "assigned grad must be a Tensor or None, got ndarray"),
-    (Tensor([1.0, 2.0, 3.0]), ValueError, r"assigned grad has shape \(3,\) and dtype float32, but the tensor has "
-                                          r"shape \(2,\) and dtype float32"),
+    (Tensor([1.0, 2.0, 3.0]), ValueError, (r"assigned grad has shape \(3,\) and dtype float32, but the tensor has "
+                                           r"shape \(2,\) and dtype float32")),
     (Tensor(np.ones(2)), ValueError, "dtype float64, but the tensor has shape \\(2,\\) and dtype float32"),
 ])
 def test_assigning_a_wrong_grad_is_refused_when_it_is_made(value, error, pattern):
@@ -86,7 +86,7 @@ def test_inplace_graph_value_into_a_view_is_refused_rather_than_lost():
 def test_all_and_any_exist_as_the_truth_value_message_suggests():
     t = Tensor([1.0, 0.0])
     assert not bool(t.all()) and bool(t.any())
-    assert (t == t).all()
+    assert (t == t).all()  # noqa: PLR0124 - elementwise ==, a Tensor, not a comparison of names
 
 
 def test_indexing_with_an_empty_list_picks_nothing():

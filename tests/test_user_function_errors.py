@@ -75,10 +75,10 @@ def _inputs():
 
 
 @pytest.mark.parametrize("fn, error, pattern", [
-    (OneGradientForTwoInputs, RuntimeError, "OneGradientForTwoInputs.backward returned one gradient, but forward took "
-                                            "2 inputs"),
-    (ThreeGradientsForTwoInputs, RuntimeError, "ThreeGradientsForTwoInputs.backward returned 3 gradients, but forward "
-                                               "took 2 inputs"),
+    (OneGradientForTwoInputs, RuntimeError, ("OneGradientForTwoInputs.backward returned one gradient, but forward "
+                                             "took 2 inputs")),
+    (ThreeGradientsForTwoInputs, RuntimeError, ("ThreeGradientsForTwoInputs.backward returned 3 gradients, but forward "
+                                                "took 2 inputs")),
     (ListOfGradients, TypeError, "ListOfGradients.backward returned a list; return a tuple"),
 ])
 def test_wrong_number_or_kind_of_gradients_is_an_error(fn, error, pattern):

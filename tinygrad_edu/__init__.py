@@ -11,8 +11,7 @@
 
 from . import allocator, autograd, data, nn, optim, viz
 from .creation import arange, cat, eye, ones, ones_like, stack, tensor, where, zeros, zeros_like
-from .function import (AnomalyError, Function, detect_anomaly, enable_grad, is_grad_enabled, no_grad,
-                       set_grad_enabled)
+from .function import AnomalyError, Function, detect_anomaly, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 from .random import manual_seed
 from .serialization import load, save

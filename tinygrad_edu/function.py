@@ -259,4 +259,4 @@ class Function:
 # The engine's one import cycle closes here: Tensor's methods call the primitives, and apply() above
 # makes Tensors. Everything in this module is defined by now, so tensor.py (which imports the engine
 # at its own end) finds it complete, whichever module of the package is imported first.
-from .tensor import Tensor  # noqa: E402
+from .tensor import Tensor

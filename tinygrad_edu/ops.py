@@ -458,7 +458,9 @@ class Max(Primitive):
     @staticmethod
     def backward(ctx, g):
         x, z = ctx.saved
-        is_max = (x == z) | (x != x)  # a nan is the max of its reduction (np.max returns it) and gets the gradient
+        # a nan is the max of its reduction (np.max returns it) and gets the gradient; x != x (not np.isnan)
+        # is an operation that Tensors have too, for create_graph
+        is_max = (x == z) | (x != x)  # noqa: PLR0124
         return is_max * (g.reshape(z.shape) / is_max.sum(axis=ctx.axes, keepdims=True).astype(x.dtype))
 
 
@@ -931,16 +933,17 @@ class Conv2d(Primitive):
     with G = g laid out as Z (O, N*L), and fold (_fold_columns) adding each column back into its window:
     the gradient of a convolution is again a product with the same windows.
 
-    Only x and W are saved: backward copies the windows out again rather than keep X, which is kH*kW
-    times the size of x (29 MB against 3.2 MB for the MNIST CNN's second convolution at batch 128), and
-    lets X go before it makes W^T G, as large again.
+    X is kH*kW times the size of x (29 MB against 3.2 MB for the MNIST CNN's second convolution at batch
+    128), so the first backward drops it as soon as G X^T is made, before it makes W^T G, as large again;
+    a second backward (retain_graph) or one under create_graph copies the windows out of x again.
 
     ``conv2d_composed`` (pad, unfold, batched matmul, add) is the same function; a property test checks
     that the two agree in value, gradient and second derivative. The composition multiplies image by
     image, (O, C*kH*kW) by (C*kH*kW, L) for each of the N images, sums N weight gradients and keeps X;
     this primitive makes one product for the whole batch (unless X has few rows, see _ONE_PRODUCT_FROM)
-    and keeps x. Measured on the MNIST CNN at batch 128: the second convolution's forward and backward
-    46 ms composed, 41 ms as this primitive; the whole training step's peak memory 189 MB and 143 MB.
+    and lets X go early. Measured on the MNIST CNN at batch 128: the second convolution's forward and
+    backward 46 ms composed, 41 ms as this primitive (copying X out again in backward instead of keeping
+    it cost 5-9 % of a whole step); the whole training step's peak memory 189 MB and 152 MB.
     """
 
     @staticmethod
@@ -959,12 +962,14 @@ class Conv2d(Primitive):
             z = np.ascontiguousarray(z.reshape(out_channels, n, out_h, out_w).transpose(1, 0, 2, 3))
         if bias is not None:
             z += bias.reshape(1, out_channels, 1, 1)
+        ctx.cols = cols  # for the first backward only (see the docstring)
         return z
 
     @staticmethod
     def backward(ctx, g):
         x, weight = ctx.saved
         (n, out_channels), groups, need = g.shape[:2], ctx.groups, ctx.needs_input_grad
+        kept, ctx.cols = ctx.cols if need[1] else None, None
         rows, columns = weight[0].size, g.size // out_channels                        # C/G*kH*kW, N*L
         per_image = rows < _ONE_PRODUCT_FROM
         g_rows = None
@@ -972,14 +977,16 @@ class Conv2d(Primitive):
             g_rows = g.transpose(1, 0, 2, 3).reshape(groups, out_channels // groups, columns)  # G: (groups, O/G, N*L)
         g_x = g_weight = g_bias = None
         if need[1]:
-            cols = _conv_columns(ctx, x, weight).reshape(groups, rows, columns)          # X: (groups, C/G*kH*kW, N*L)
+            if kept is None or isinstance(x, Tensor):  # a second backward, or under create_graph: copied out again
+                kept = _conv_columns(ctx, x, weight)
+            cols = kept.reshape(groups, rows, columns)                                   # X: (groups, C/G*kH*kW, N*L)
             if per_image:  # G X^T as N products, one per image, summed
                 images = cols.reshape(groups, rows, n, columns // max(n, 1)).transpose(2, 0, 3, 1)  # (N, groups, L, rows)
                 g_weight = (g.reshape(n, groups, out_channels // groups, columns // max(n, 1)) @ images).sum(axis=0)
             else:
                 g_weight = g_rows @ cols.transpose(0, 2, 1)
             g_weight = g_weight.reshape(weight.shape)
-            del cols  # G X^T made: X may go before W^T G is made
+            del cols, kept  # G X^T made: X may go before W^T G is made
         if need[0]:
             g_cols = weight.reshape(groups, out_channels // groups, rows).transpose(0, 2, 1) @ g_rows  # W^T G
             g_x = _fold_columns(g_cols.reshape(groups * rows, columns), x.shape, *ctx.geometry)
@@ -1030,7 +1037,7 @@ class MaxPool2d(Primitive):
     @staticmethod
     def backward(ctx, g):
         row_winner, column_winner = ctx.winners
-        (n, c, height, width), kh, kw = ctx.shape, len(row_winner), len(column_winner)
+        (n, c, height, width), kw = ctx.shape, len(column_winner)
         g_row_max = _to_winners(g, row_winner, axis=3).reshape(n, c, height, width // kw)
         return _to_winners(g_row_max, column_winner, axis=4).reshape(n, c, height, width)
 

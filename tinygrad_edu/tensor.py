@@ -493,7 +493,7 @@ class Tensor(PythonProtocols):
         x = self._floating() if isinstance(lo, float) or isinstance(hi, float) else self
         return ops.Clip.apply(x, lo=lo, hi=hi)
 
-    def clamp(self, min=None, max=None):  # noqa: A002 - PyTorch's argument names
+    def clamp(self, min=None, max=None):
         """PyTorch's name for ``clip(min, max)``."""
         return self.clip(min, max)
 
@@ -669,4 +669,4 @@ class Tensor(PythonProtocols):
 
 # The engine is one unit that refers to itself in a circle: a Tensor method calls a primitive (ops),
 # a primitive's apply (function.py) makes a Tensor. The circle closes here, once the class exists.
-from . import autograd, function, ops, random  # noqa: E402
+from . import autograd, function, ops, random

@@ -11,7 +11,7 @@
 [[6.0, 0.0], [0.0, 12.0]]
 """
 
-from .backprop import backward, grad, sweep, topological_order
 from . import functional
+from .backprop import backward, grad, sweep, topological_order
 
 __all__ = ["backward", "functional", "grad", "sweep", "topological_order"]

@@ -92,7 +92,7 @@ def vjp(func, inputs, v=None, create_graph=False, strict=False):
 def jvp(func, inputs, v=None, create_graph=False, strict=False):
     """(func(inputs), J v): the Jacobian-vector product by the double-vjp construction. ``v`` has the
     inputs' shape; it may be omitted for one-element inputs."""
-    is_tuple, inputs = _prepare(inputs, create_graph)
+    _, inputs = _prepare(inputs, create_graph)
     vs = _vector(v, inputs, "jvp")
     out_is_tuple, outputs = _as_tuple(func(*inputs), "func's output")
     # u is a free variable: g(u) = J^T u is linear in u, and d<g(u), v>/du = J v
