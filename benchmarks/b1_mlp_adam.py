@@ -56,15 +56,19 @@ class NumpyB1(Trainer):
         self.mask1, self.mask2 = np.empty((b, n1), bool), np.empty((b, n2), bool)
         self.row = np.empty((b, 1), f32)
 
-    def train(self, steps=None, on_step=None):
+    def step_arguments(self, steps=None):
+        """The arguments of ``_gradients`` for each of the first ``steps`` steps: (x, y, batch index)."""
         x, y = self.data.x_train, self.data.y_train
-        batches = batch_indices(len(x), self.spec.batch_size, self.spec.order_seed)
-        for i, index in enumerate(batches[:steps]):
-            self._step(x, y, index)
+        return [(x, y, index) for index in batch_indices(len(x), self.spec.batch_size, self.spec.order_seed)[:steps]]
+
+    def train(self, steps=None, on_step=None):
+        for i, arguments in enumerate(self.step_arguments(steps)):
+            self._gradients(*arguments)
+            self._update()
             if on_step is not None:
                 on_step(i)
 
-    def _step(self, x, y, index):
+    def _gradients(self, x, y, index):
         n = len(index)
         V1, b1, V2, b2, V3, b3 = self.theta
         gV1, gb1, gV2, gb2, gV3, gb3 = self.grads
@@ -101,9 +105,8 @@ class NumpyB1(Trainer):
         d1 *= np.greater(a1, 0, out=self.mask1[:n])
         np.matmul(xb.T, d1, out=gV1)
         np.sum(d1, axis=0, out=gb1)
-        self._adam()
 
-    def _adam(self):
+    def _update(self):  # Adam
         (beta1, beta2), lr = BETAS, self.spec.lr
         self.t += 1
         # m / (sqrt(v) / c + eps) = c * m / (sqrt(v) + eps * c) with c = sqrt(1 - b2^t): the bias
@@ -147,12 +150,13 @@ class TinygradB1(TinygradTrainer):
         self.loader = data.DataLoader(self.data.x_train, self.data.y_train, batch_size=self.spec.batch_size,
                                       shuffle=True, seed=self.spec.order_seed)
 
-    def losses(self, steps):
+    def batches(self, steps):
+        return itertools.islice(self.loader, steps)
+
+    def criterion(self, output, target):
         import tinygrad_edu.nn.functional as F
 
-        model = self.model
-        for xb, yb in itertools.islice(self.loader, steps):
-            yield F.cross_entropy(model(xb), yb)
+        return F.cross_entropy(output, target)
 
 
 class TorchB1(TorchTrainer):
@@ -167,12 +171,15 @@ class TorchB1(TorchTrainer):
         self.opt = torch.optim.Adam(self.model.parameters(), lr=self.spec.lr, betas=BETAS, eps=EPS)
         self.x, self.y = torch.from_numpy(self.data.x_train), torch.from_numpy(self.data.y_train)
 
-    def losses(self, steps):
+    def batches(self, steps):
         import torch
+
+        x, y = self.x, self.y
+        for index in batch_indices(len(x), self.spec.batch_size, self.spec.order_seed)[:steps]:
+            index = torch.from_numpy(index)
+            yield x.index_select(0, index), y.index_select(0, index)
+
+    def criterion(self, output, target):
         import torch.nn.functional as F
 
-        model, x, y = self.model, self.x, self.y
-        batches = batch_indices(len(x), self.spec.batch_size, self.spec.order_seed)
-        for index in batches[:steps]:
-            index = torch.from_numpy(index)
-            yield F.cross_entropy(model(x.index_select(0, index)), y.index_select(0, index))
+        return F.cross_entropy(output, target)

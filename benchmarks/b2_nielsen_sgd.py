@@ -58,16 +58,20 @@ class NumpyB2(Trainer):
         self.a1, self.t1, self.e1 = (np.empty((b, n1), f32) for _ in range(3))
         self.a2, self.t2, self.e2 = (np.empty((b, n2), f32) for _ in range(3))
 
-    def train(self, steps=None, on_step=None):
+    def step_arguments(self, steps=None):
+        """The arguments of ``_gradients`` for each of the first ``steps`` steps: (x, one-hot y, batch index)."""
         x, y = self.data.x_train, self.data.y_train_onehot
-        batches = batch_indices(len(x), self.spec.batch_size, self.spec.order_seed)
+        return [(x, y, index) for index in batch_indices(len(x), self.spec.batch_size, self.spec.order_seed)[:steps]]
+
+    def train(self, steps=None, on_step=None):
         with np.errstate(over="ignore"):          # e^-z overflows to inf for z < -88: sigmoid is then 0
-            for i, index in enumerate(batches[:steps]):
-                self._step(x, y, index)
+            for i, arguments in enumerate(self.step_arguments(steps)):
+                self._gradients(*arguments)
+                self._update()
                 if on_step is not None:
                     on_step(i)
 
-    def _step(self, x, y, index):
+    def _gradients(self, x, y, index):
         V1, b1, V2, b2 = self.theta
         gV1, gb1, gV2, gb2 = self.grads
         xb = np.take(x, index, axis=0, out=self.xb, mode="clip")
@@ -92,6 +96,8 @@ class NumpyB2(Trainer):
         e1 *= t1                                   # e1 = lr * dC/dz1
         np.matmul(xb.T, e1, out=gV1)
         np.sum(e1, axis=0, out=gb1)
+
+    def _update(self):  # SGD: the gradients already hold lr * dC/dtheta
         for theta, g in zip(self.theta, self.grads):
             theta -= g
 
@@ -117,12 +123,13 @@ class TinygradB2(TinygradTrainer):
         self.loader = data.DataLoader(self.data.x_train, self.data.y_train_onehot, batch_size=self.spec.batch_size,
                                       shuffle=True, seed=self.spec.order_seed)
 
-    def losses(self, steps):
+    def batches(self, steps):
+        return itertools.islice(self.loader, steps)
+
+    def criterion(self, output, target):
         import tinygrad_edu.nn.functional as F
 
-        model, scale = self.model, 0.5 / self.spec.batch_size
-        for xb, yb in itertools.islice(self.loader, steps):
-            yield F.mse_loss(model(xb), yb, reduction="sum") * scale
+        return F.mse_loss(output, target, reduction="sum") * (0.5 / self.spec.batch_size)
 
 
 class TorchB2(TorchTrainer):
@@ -137,13 +144,15 @@ class TorchB2(TorchTrainer):
         self.opt = torch.optim.SGD(self.model.parameters(), lr=self.spec.lr)
         self.x, self.y = torch.from_numpy(self.data.x_train), torch.from_numpy(self.data.y_train_onehot)
 
-    def losses(self, steps):
+    def batches(self, steps):
         import torch
+
+        x, y = self.x, self.y
+        for index in batch_indices(len(x), self.spec.batch_size, self.spec.order_seed)[:steps]:
+            index = torch.from_numpy(index)
+            yield x.index_select(0, index), y.index_select(0, index)
+
+    def criterion(self, output, target):
         import torch.nn.functional as F
 
-        model, x, y = self.model, self.x, self.y
-        scale = 0.5 / self.spec.batch_size
-        batches = batch_indices(len(x), self.spec.batch_size, self.spec.order_seed)
-        for index in batches[:steps]:
-            index = torch.from_numpy(index)
-            yield F.mse_loss(model(x.index_select(0, index)), y.index_select(0, index), reduction="sum") * scale
+        return F.mse_loss(output, target, reduction="sum") * (0.5 / self.spec.batch_size)

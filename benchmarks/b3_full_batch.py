@@ -11,6 +11,8 @@ whether the framework adds anything around large matrix products.
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 from .common import Spec, TinygradTrainer, TorchTrainer, Trainer, tinygrad_mlp, to_in_out, to_out_in, torch_mlp
@@ -37,13 +39,18 @@ class NumpyB3(Trainer):
         self.row = np.empty((n, 1), np.float32)
         self.rows = np.arange(n)
 
+    def step_arguments(self, steps=None):
+        """The arguments of ``_gradients`` for each of the first ``steps`` steps: the whole set, every time."""
+        return [(self.data.x_train, self.data.y_train)] * (self.spec.steps if steps is None else steps)
+
     def train(self, steps=None, on_step=None):
-        for i in range(self.spec.steps if steps is None else steps):
-            self._step(self.data.x_train, self.data.y_train)
+        for i, arguments in enumerate(self.step_arguments(steps)):
+            self._gradients(*arguments)
+            self._update()
             if on_step is not None:
                 on_step(i)
 
-    def _step(self, x, labels):
+    def _gradients(self, x, labels):
         V1, b1, V2, b2 = self.theta
         gV1, gb1, gV2, gb2 = self.grads
         n, rows = len(x), self.rows
@@ -67,6 +74,8 @@ class NumpyB3(Trainer):
         d1 *= np.greater(a1, 0, out=self.mask1)
         np.matmul(x.T, d1, out=gV1)
         np.sum(d1, axis=0, out=gb1)
+
+    def _update(self):  # gradient descent: the gradients already hold lr * dL/dtheta
         for theta, g in zip(self.theta, self.grads):
             theta -= g
 
@@ -90,12 +99,13 @@ class TinygradB3(TinygradTrainer):
         self.opt = optim.SGD(self.model.parameters(), lr=self.spec.lr)
         self.x = Tensor(self.data.x_train)
 
-    def losses(self, steps):
+    def batches(self, steps):
+        return itertools.repeat((self.x, self.data.y_train), self.spec.steps if steps is None else steps)
+
+    def criterion(self, output, target):
         import tinygrad_edu.nn.functional as F
 
-        model, x, y = self.model, self.x, self.data.y_train
-        for _ in range(self.spec.steps if steps is None else steps):
-            yield F.cross_entropy(model(x), y)
+        return F.cross_entropy(output, target)
 
 
 class TorchB3(TorchTrainer):
@@ -110,9 +120,10 @@ class TorchB3(TorchTrainer):
         self.opt = torch.optim.SGD(self.model.parameters(), lr=self.spec.lr)
         self.x, self.y = torch.from_numpy(self.data.x_train), torch.from_numpy(self.data.y_train)
 
-    def losses(self, steps):
+    def batches(self, steps):
+        return itertools.repeat((self.x, self.y), self.spec.steps if steps is None else steps)
+
+    def criterion(self, output, target):
         import torch.nn.functional as F
 
-        model, x, y = self.model, self.x, self.y
-        for _ in range(self.spec.steps if steps is None else steps):
-            yield F.cross_entropy(model(x), y)
+        return F.cross_entropy(output, target)

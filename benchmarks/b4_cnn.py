@@ -527,12 +527,13 @@ class TinygradB4(TinygradTrainer):
         self.loader = data.DataLoader(self.data.x_train.reshape(-1, 1, 28, 28), self.data.y_train,
                                       batch_size=self.spec.batch_size, shuffle=True, seed=self.spec.order_seed)
 
-    def losses(self, steps):
+    def batches(self, steps):
+        return itertools.islice(self.loader, self.spec.steps if steps is None else steps)
+
+    def criterion(self, output, target):
         import tinygrad_edu.nn.functional as F
 
-        model = self.model
-        for xb, yb in itertools.islice(self.loader, self.spec.steps if steps is None else steps):
-            yield F.cross_entropy(model(xb), yb)
+        return F.cross_entropy(output, target)
 
     def running_stats(self):
         return [np.array(b, copy=True) for name, b in self.model.named_buffers() if "running" in name]
@@ -594,15 +595,18 @@ class TorchB4(TorchTrainer):
         self.x = torch.from_numpy(self.data.x_train.reshape(-1, 1, 28, 28))
         self.y = torch.from_numpy(self.data.y_train)
 
-    def losses(self, steps):
+    def batches(self, steps):
         import torch
+
+        x, y, steps = self.x, self.y, self.spec.steps if steps is None else steps
+        for index in batch_indices(len(x), self.spec.batch_size, self.spec.order_seed)[:steps]:
+            index = torch.from_numpy(index)
+            yield x.index_select(0, index), y.index_select(0, index)
+
+    def criterion(self, output, target):
         import torch.nn.functional as F
 
-        model, x, y = self.model, self.x, self.y
-        batches = batch_indices(len(x), self.spec.batch_size, self.spec.order_seed)
-        for index in batches[:self.spec.steps if steps is None else steps]:
-            index = torch.from_numpy(index)
-            yield F.cross_entropy(model(x.index_select(0, index)), y.index_select(0, index))
+        return F.cross_entropy(output, target)
 
     def running_stats(self):
         return [b.detach().numpy().copy() for name, b in self.model.named_buffers() if "running" in name]

@@ -183,10 +183,20 @@ class Trainer:
 
 class AutogradTrainer(Trainer):
     """A version written with an autograd framework: ``reset`` builds ``self.model`` and ``self.opt``;
-    ``losses(steps)`` yields each step's loss, and the optimizer loop below is the same for both frameworks."""
+    ``batches(steps)`` yields each step's (inputs, target) and ``criterion(output, target)`` is the loss, so
+    ``losses(steps)`` yields each step's loss; the optimizer loop below is the same for both frameworks
+    (``benchmarks.phases`` times the same parts one by one)."""
+
+    def batches(self, steps):
+        raise NotImplementedError
+
+    def criterion(self, output, target):
+        raise NotImplementedError
 
     def losses(self, steps):
-        raise NotImplementedError
+        model = self.model
+        for inputs, target in self.batches(steps):
+            yield self.criterion(model(inputs), target)
 
     def train(self, steps=None, on_step=None):
         opt = self.opt

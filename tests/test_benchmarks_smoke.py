@@ -22,7 +22,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))   # benchmarks/ is a package beside tinygrad_edu, not an installed one
 
-from benchmarks import b4_cnn, b4_phases, run
+from benchmarks import b4_cnn, b4_phases, phases, run
 from benchmarks.common import Data, batch_indices
 from benchmarks.workloads import WORKLOADS, torch_available
 from tinygrad_edu.data import DataLoader
@@ -169,6 +169,26 @@ def test_b4_phases_time_every_stage():
         assert stage in table
     for phase, layer, cells in b4_phases.rows(results):
         assert set(cells) == {"numpy", "tinygrad"} and all(v > 0 for v in cells.values()), (phase, layer, cells)
+
+
+@pytest.mark.parametrize("key", MLP_WORKLOADS)
+def test_phases_time_every_part_and_replay_the_workloads_own_steps(key):
+    """benchmarks/phases.py: every part of the floor's and tinygrad_edu's steps gets a time, and running the
+    parts one by one trains exactly as the version's own train() does (same parameters after 3 steps)."""
+    data = synthetic_data()
+    results = phases.measure(key, ["numpy", "tinygrad"], data, 2, 1)
+    assert set(results["numpy"]) == set(phases.FLOOR_PARTS)
+    assert set(results["tinygrad"]) == set(phases.FRAMEWORK_PARTS)
+    assert all(ms > 0 for parts in results.values() for ms in parts.values())
+    assert "tinygrad_edu / NumPy (floor)" in phases.table(results)
+    for version, by_parts in (("numpy", phases.floor_steps), ("tinygrad", phases.framework_steps)):
+        trainer = WORKLOADS[key].trainer_class(version)(WORKLOADS[key].spec, data)
+        trainer.train(3)
+        own = [p.copy() for p in trainer.params()]
+        trainer.reset()
+        by_parts(trainer, 3, {})
+        for a, b in zip(own, trainer.params()):
+            np.testing.assert_array_equal(a, b)
 
 
 def test_dataloader_serves_the_batches_the_other_versions_replay():
