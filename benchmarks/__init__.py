@@ -13,4 +13,6 @@ order: ``numpy_floor`` (forward and backward written out by hand, no autograd), 
 only) and ``torch_eager`` (run when ``torch`` imports). ``ops_overhead`` times single primitives instead.
 
 Run ``python -m benchmarks.run`` (or ``make bench``); ``--quick`` is the few-step smoke run.
+``python -m benchmarks.phases --workload B1`` splits a B1, B2 or B3 step into batch, forward, loss,
+backward and optimizer, the versions taking turns every few steps.
 """
