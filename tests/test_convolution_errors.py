@@ -88,6 +88,20 @@ def test_conv2d_of_float32_stays_float32_and_matches_the_float64_result():
     np.testing.assert_allclose(single.data, double.data, rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.parametrize("dtype", [np.uint8, np.int16, np.bool_])
+def test_conv2d_of_integer_images_in_a_float32_layer_is_float32_and_equals_the_float_images(dtype):
+    """Integer (and boolean) images, which do not widen float32, go into a float32 layer as they are: the
+    result is float32 and equals the convolution of the same images given as float32, in both product
+    layouts (3 and 8 input channels)."""
+    rng = np.random.default_rng(2)
+    for channels in (3, 8):
+        x = rng.integers(0, 2 if dtype is np.bool_ else 200, size=(2, channels, 5, 4)).astype(dtype)
+        w = Tensor(rng.standard_normal((4, channels, 3, 3)).astype(np.float32))
+        out = F.conv2d(Tensor(x), w, padding=1)
+        assert out.dtype == np.float32
+        np.testing.assert_allclose(out.data, F.conv2d(Tensor(x.astype(np.float32)), w, padding=1).data, rtol=1e-6)
+
+
 @pytest.mark.parametrize(("call", "error", "message"), [
     (lambda: F.conv2d(_x(1, 1, 4, 4), Tensor(np.zeros((2, 1, 3, 3), np.float32))), TypeError,
      r"conv2d: input is float64 but the weight is float32; convert the input first"),

@@ -810,13 +810,11 @@ def _unfold_arrays(x, kernel_size, dilation, stride):
     return windows.transpose(0, 1, 4, 5, 2, 3).reshape(n, c * kh * kw, out_h * out_w)
 
 
-def _fold_arrays(cols, output_size, kernel_size, dilation, stride):
-    n, ckk, _ = cols.shape
+def _add_windows(out, cols, kernel_size, dilation, stride):
+    """col2im into ``out`` (A, B, H, W), zeros: ``cols[p, q]`` (A, B, out_h, out_w) holds every window's value
+    at kernel offset (p, q), and each is added where that window put it. Returns ``out``."""
     (kh, kw), (dh, dw), (sh, sw) = kernel_size, dilation, stride
-    height, width = output_size
-    out_h, out_w = _window_geometry(height, width, kernel_size, dilation, stride)
-    cols = cols.reshape(n, ckk // (kh * kw), kh, kw, out_h, out_w)
-    out = np.zeros((n, ckk // (kh * kw), height, width), dtype=cols.dtype)
+    out_h, out_w = cols.shape[-2:]
     # one strided slab per kernel position: kh * kw vectorised adds (np.add.at over precomputed indices
     # measured 6x slower: 13 ms against 2 ms on (8, 16, 28, 28) with a 3x3 kernel). Windows that do not
     # overlap (pooling's stride = kernel) are written rather than added: 5 ms against 9 on (128, 32, 28, 28).
@@ -826,10 +824,19 @@ def _fold_arrays(cols, output_size, kernel_size, dilation, stride):
         for q in range(kw):
             slab = (slice(None), slice(None), rows, slice(q * dw, q * dw + sw * (out_w - 1) + 1, sw))
             if overlap:
-                out[slab] += cols[:, :, p, q]
+                out[slab] += cols[p, q]
             else:
-                out[slab] = cols[:, :, p, q]
+                out[slab] = cols[p, q]
     return out
+
+
+def _fold_arrays(cols, output_size, kernel_size, dilation, stride):
+    n, ckk, _ = cols.shape
+    (kh, kw), channels = kernel_size, ckk // (kernel_size[0] * kernel_size[1])
+    out_h, out_w = _window_geometry(*output_size, kernel_size, dilation, stride)
+    offsets_first = cols.reshape(n, channels, kh, kw, out_h, out_w).transpose(2, 3, 0, 1, 4, 5)
+    return _add_windows(np.zeros((n, channels) + tuple(output_size), dtype=cols.dtype), offsets_first,
+                        kernel_size, dilation, stride)
 
 
 def unfold(x, kernel_size, dilation, stride):
@@ -908,16 +915,14 @@ def _fold_columns(cols, shape, kernel_size, dilation, padding, stride):
     n, c, height, width = shape
     padded = (height + 2 * padding[0], width + 2 * padding[1])
     interior = (slice(None), slice(None), slice(padding[0], padding[0] + height), slice(padding[1], padding[1] + width))
-    if isinstance(cols, Tensor):
-        windows = cols.shape[1] // max(n, 1)
-        return fold(cols.reshape(cols.shape[0], n, windows).transpose(1, 0, 2), padded, kernel_size, dilation, stride)[interior]
-    (kh, kw), (dh, dw), (sh, sw) = kernel_size, dilation, stride
     out_h, out_w = _window_geometry(*padded, kernel_size, dilation, stride)
-    cols = cols.reshape(c, kh, kw, n, out_h, out_w)
-    out = np.zeros((c, n) + padded, dtype=cols.dtype)  # channels first, as the rows of cols
-    for p in range(kh):  # one strided slab per kernel offset, as in _fold_arrays
-        for q in range(kw):
-            out[:, :, p * dh:p * dh + sh * (out_h - 1) + 1:sh, q * dw:q * dw + sw * (out_w - 1) + 1:sw] += cols[:, p, q]
+    if isinstance(cols, Tensor):
+        by_image = cols.reshape(cols.shape[0], n, out_h * out_w).transpose(1, 0, 2)  # (N, C*kH*kW, L), as Fold takes
+        return fold(by_image, padded, kernel_size, dilation, stride)[interior]
+    # added channels first, as the rows of cols lie (C, N, ...), then laid out as (N, C, ...): adding straight
+    # into (N, C, ...) reads cols against its layout (conv2 of the MNIST CNN: 11.7 ms against 7.9 + 0.4)
+    offsets_first = cols.reshape(c, *kernel_size, n, out_h, out_w).transpose(1, 2, 0, 3, 4, 5)
+    out = _add_windows(np.zeros((c, n) + padded, dtype=cols.dtype), offsets_first, kernel_size, dilation, stride)
     return np.ascontiguousarray(out.transpose(1, 0, 2, 3)[interior])
 
 
@@ -968,9 +973,9 @@ class Conv2d(Primitive):
     @staticmethod
     def backward(ctx, g):
         x, weight = ctx.saved
-        (n, out_channels), groups, need = g.shape[:2], ctx.groups, ctx.needs_input_grad
+        (n, out_channels, out_h, out_w), groups, need = g.shape, ctx.groups, ctx.needs_input_grad
         kept, ctx.cols = ctx.cols if need[1] else None, None
-        rows, columns = weight[0].size, g.size // out_channels                        # C/G*kH*kW, N*L
+        rows, columns = weight[0].size, n * out_h * out_w                              # C/G*kH*kW, N*L
         per_image = rows < _ONE_PRODUCT_FROM
         g_rows = None
         if need[0] or not per_image:
@@ -981,8 +986,8 @@ class Conv2d(Primitive):
                 kept = _conv_columns(ctx, x, weight)
             cols = kept.reshape(groups, rows, columns)                                   # X: (groups, C/G*kH*kW, N*L)
             if per_image:  # G X^T as N products, one per image, summed
-                images = cols.reshape(groups, rows, n, columns // max(n, 1)).transpose(2, 0, 3, 1)  # (N, groups, L, rows)
-                g_weight = (g.reshape(n, groups, out_channels // groups, columns // max(n, 1)) @ images).sum(axis=0)
+                images = cols.reshape(groups, rows, n, out_h * out_w).transpose(2, 0, 3, 1)  # (N, groups, L, rows)
+                g_weight = (g.reshape(n, groups, out_channels // groups, out_h * out_w) @ images).sum(axis=0)
             else:
                 g_weight = g_rows @ cols.transpose(0, 2, 1)
             g_weight = g_weight.reshape(weight.shape)
@@ -1057,7 +1062,7 @@ def _max_and_winner(candidates):
     if later is None:  # a 1-wide window: its one candidate wins, and is copied (never a view of the input)
         return best.copy(), [np.ones(best.shape, dtype=bool)]
     won[0] = ~later
-    return np.ascontiguousarray(best), won
+    return best, won
 
 
 def _to_winners(g, winners, axis):
