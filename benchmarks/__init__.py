@@ -14,5 +14,7 @@ only) and ``torch_eager`` (run when ``torch`` imports). ``ops_overhead`` times s
 
 Run ``python -m benchmarks.run`` (or ``make bench``); ``--quick`` is the few-step smoke run.
 ``python -m benchmarks.phases --workload B1`` splits a B1, B2 or B3 step into batch, forward, loss,
-backward and optimizer, the versions taking turns every few steps.
+backward and optimizer, the versions taking turns every few steps; ``python -m benchmarks.instructions``
+counts the instructions a step executes (valgrind's callgrind), by where they run: BLAS, NumPy's loops,
+the Python interpreter, libc.
 """

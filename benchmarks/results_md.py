@@ -56,7 +56,9 @@ METHOD = """\
   batch norm and max-pool written out (benchmarks/b4_cnn.py derives every gradient). Dropout uses the same masks
   in all three versions. Its test accuracy is on the first 1 000 test images (after only 40 steps it says little),
   and `python -m benchmarks.b4_phases` splits a step into forward / backward / optimizer and layer by layer
-  (`python -m benchmarks.phases --workload B1` does the same by phase for B1, B2 and B3).
+  (`python -m benchmarks.phases --workload B1` does the same by phase for B1, B2 and B3), and
+  `python -m benchmarks.instructions --workload B1` counts the instructions of a step under valgrind's callgrind
+  (deterministic where timings are not), split into BLAS, NumPy's loops, the Python interpreter and libc.
 - The NumPy floors take the cheapest hand-written route, which is the point of a floor: the plain 1 / (1 + e^-z)
   sigmoid (B2); lr (and 1/B) folded into the output gradient so each SGD update is one subtraction (B2, B3); Adam's
   bias corrections folded into two scalars (B1), 12 in-place NumPy calls per parameter array and step; weights

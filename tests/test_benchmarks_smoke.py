@@ -22,7 +22,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))   # benchmarks/ is a package beside tinygrad_edu, not an installed one
 
-from benchmarks import b4_cnn, b4_phases, phases, run
+from benchmarks import b4_cnn, b4_phases, instructions, phases, run
 from benchmarks.common import Data, batch_indices
 from benchmarks.workloads import WORKLOADS, torch_available
 from tinygrad_edu.data import DataLoader
@@ -244,3 +244,57 @@ def test_benchmark_docstring_examples_pass(name):
     module = importlib.import_module(f"benchmarks.{name}")
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0
+
+
+CALLGRIND_OUT = """# callgrind format
+version: 1
+positions: line
+events: Ir
+summary: 1060
+
+ob=(1) /usr/lib/libpython3.11.so.1.0
+fn=(1) _PyEval_EvalFrameDefault
+0 500
+cob=(2) /venv/numpy.libs/libscipy_openblas64_-32a4b2a6.so
+cfn=(2) sgemm_kernel
+calls=3 0
+0 400
+cob=(3) /usr/lib/x86_64-linux-gnu/libc.so.6
+cfn=(3) memcpy
+calls=1 0
+0 50
+
+ob=(2)
+fn=(2)
+0 400
+
+ob=(3)
+fn=(3)
+0 50
+
+ob=(4) /venv/numpy/_core/_multiarray_umath.cpython-311-x86_64-linux-gnu.so
+fn=(4) FLOAT_add
+0 100
++2 10
+"""
+
+
+def test_instruction_counts_charge_each_object_its_own_code_once(tmp_path):
+    """benchmarks/instructions.py reads callgrind's self cost per shared object: an object named first in a
+    cob= line is known by its id later, and the inclusive cost after calls= is not counted twice."""
+    out = tmp_path / "callgrind.out"
+    out.write_text(CALLGRIND_OUT)
+    costs = instructions.self_cost_by_object(str(out))
+    assert costs == {"/usr/lib/libpython3.11.so.1.0": 500, "/venv/numpy.libs/libscipy_openblas64_-32a4b2a6.so": 400,
+                     "/usr/lib/x86_64-linux-gnu/libc.so.6": 50,
+                     "/venv/numpy/_core/_multiarray_umath.cpython-311-x86_64-linux-gnu.so": 110}
+    assert sum(costs.values()) == 1060  # the file's own summary
+    assert instructions.grouped(costs) == {"BLAS": 400, "NumPy loops": 110, "Python": 500, "C library": 50, "other": 0}
+
+
+def test_instruction_counts_without_valgrind_exit_2_with_one_line(monkeypatch, capsys):
+    monkeypatch.setattr(instructions.shutil, "which", lambda name: None)
+    with pytest.raises(SystemExit) as stop:
+        instructions.main(["--workload", "B1"])
+    assert stop.value.code == 2
+    assert "valgrind is not installed" in capsys.readouterr().err
