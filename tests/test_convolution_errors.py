@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import tinygrad_edu.nn.functional as F
-from tinygrad_edu import Tensor, nn
+from tinygrad_edu import Tensor, nn, ops
 
 
 def _x(*shape):
@@ -88,11 +88,14 @@ def test_conv2d_of_float32_stays_float32_and_matches_the_float64_result():
     np.testing.assert_allclose(single.data, double.data, rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.parametrize("channels_last", [False, True], ids=["windows channels first", "windows channels last"])
 @pytest.mark.parametrize("dtype", [np.uint8, np.int16, np.bool_])
-def test_conv2d_of_integer_images_in_a_float32_layer_is_float32_and_equals_the_float_images(dtype):
+def test_conv2d_of_integer_images_in_a_float32_layer_is_float32_and_equals_the_float_images(dtype, channels_last,
+                                                                                           monkeypatch):
     """Integer (and boolean) images, which do not widen float32, go into a float32 layer as they are: the
-    result is float32 and equals the convolution of the same images given as float32, in both product
-    layouts (3 and 8 input channels)."""
+    result is float32 and equals the convolution of the same images given as float32, with the windows
+    laid out either way, and (channels first) in both product layouts (3 and 8 input channels)."""
+    monkeypatch.setattr(ops, "_windows_channels_last", lambda *geometry: channels_last)
     rng = np.random.default_rng(2)
     for channels in (3, 8):
         x = rng.integers(0, 2 if dtype is np.bool_ else 200, size=(2, channels, 5, 4)).astype(dtype)

@@ -433,10 +433,23 @@ def test_max_pool_primitive_output_never_shares_memory_with_its_input(kernel):
     assert data.max() == 15.0
 
 
-@pytest.mark.parametrize("channels", [3, 8], ids=["27 rows: product per image", "72 rows: one product"])
-def test_conv2d_backward_twice_with_retain_graph_gives_the_same_gradients(channels):
+# ops.Conv2d's ways of multiplying: windows channels first (_columns) with a product per image (few rows) or
+# one product for the batch, and windows channels last (_columns_last, output a channels-last view); which
+# one a shape takes is forced here, so that each is tested whatever _windows_channels_last would choose
+CONV_WAYS = {"channels first, product per image": (3, False), "channels first, one product": (8, False),
+             "channels last": (8, True)}
+
+
+def force_windows(monkeypatch, channels_last):
+    monkeypatch.setattr(ops, "_windows_channels_last", lambda *geometry: channels_last)
+
+
+@pytest.mark.parametrize("way", CONV_WAYS)
+def test_conv2d_backward_twice_with_retain_graph_gives_the_same_gradients(way, monkeypatch):
     """The first backward uses (and drops) the windows the forward copied out; the second copies them out of x
     again: both must give the same gradients, so .grad ends at exactly twice one backward's."""
+    channels, channels_last = CONV_WAYS[way]
+    force_windows(monkeypatch, channels_last)
     rng = np.random.default_rng(channels)
     x, w, b = leaf(rng.standard_normal((2, channels, 5, 4))), leaf(rng.standard_normal((3, channels, 3, 3))), leaf(rng.standard_normal(3))
     out = F.conv2d(x, w, b, padding=1)
@@ -448,10 +461,12 @@ def test_conv2d_backward_twice_with_retain_graph_gives_the_same_gradients(channe
         np.testing.assert_allclose(t.grad.data, 2 * g, rtol=1e-13, atol=1e-13)
 
 
-@pytest.mark.parametrize("channels", [3, 8], ids=["27 rows: product per image", "72 rows: one product"])
-def test_conv2d_of_an_empty_batch_gives_empty_outputs_and_zero_weight_gradients(channels):
+@pytest.mark.parametrize("way", CONV_WAYS)
+def test_conv2d_of_an_empty_batch_gives_empty_outputs_and_zero_weight_gradients(way, monkeypatch):
     """A batch of 0 images (the tail of a split, a filtered batch) convolves to (0, O, out_h, out_w); the
     weight and bias gradients are zeros, as PyTorch gives."""
+    channels, channels_last = CONV_WAYS[way]
+    force_windows(monkeypatch, channels_last)
     x = leaf(np.zeros((0, channels, 6, 5)))
     w, b = leaf(np.ones((4, channels, 3, 3))), leaf(np.ones(4))
     out = F.conv2d(x, w, b, padding=1, stride=(2, 1))
@@ -486,11 +501,15 @@ def test_conv2d_primitive_equals_its_composition_in_value_and_first_and_second_d
             np.testing.assert_allclose(f.data, c.data, rtol=1e-10, atol=1e-10)
 
 
-@pytest.mark.parametrize("channels, kernel", [(1, (3, 3)), (16, (2, 2))], ids=["9 rows: product per image",
-                                                                          "64 rows: one product for the batch"])
-def test_conv2d_primitive_passes_gradcheck_and_gradgradcheck_in_both_product_layouts(channels, kernel):
-    """ops.Conv2d multiplies image by image when a group's windows have few rows (C/G*kH*kW) and makes one
-    product for the batch otherwise: both ways are differentiated right, to first and second order."""
+@pytest.mark.parametrize(("channels", "kernel", "channels_last"), [(1, (3, 3), False), (16, (2, 2), False),
+                                                                   (4, (2, 3), True)],
+                         ids=["9 rows: product per image", "64 rows: one product for the batch", "channels last"])
+def test_conv2d_primitive_passes_gradcheck_and_gradgradcheck_in_each_way_of_multiplying(channels, kernel,
+                                                                                        channels_last, monkeypatch):
+    """ops.Conv2d multiplies image by image when a group's windows have few rows (C/G*kH*kW), makes one
+    product for the batch otherwise, or lays the windows out channels last: each way is differentiated
+    right, to first and second order."""
+    force_windows(monkeypatch, channels_last)
     rng = np.random.default_rng(channels)
     x = leaf(rng.standard_normal((2, channels, 3, 3)))
     w = leaf(rng.standard_normal((2, channels) + kernel))
@@ -498,6 +517,47 @@ def test_conv2d_primitive_passes_gradcheck_and_gradgradcheck_in_both_product_lay
     assert type(F.conv2d(x, w, b, padding=1).grad_fn).__name__ == "Conv2d"
     assert tg.gradcheck(lambda *t: F.conv2d(*t, padding=1, stride=(1, 2)), (x, w, b))
     assert tg.gradgradcheck(lambda *t: F.conv2d(*t, padding=1, stride=(1, 2)), (x, w, b))
+
+
+@pytest.mark.parametrize("groups", [1, 2])
+def test_conv2d_windows_channels_first_and_last_give_the_same_values_and_gradients(groups, monkeypatch):
+    """The two layouts of the windows are one function: values and gradients (random upstream gradient) agree
+    to rounding, the channels-last output is a channels-last view (no copy laid out again), and a gradient
+    that went through ops after it (batch norm, ReLU, max-pool, flatten) is laid out channels last when it
+    reaches the convolution. Groups always take the channels-first windows."""
+    rng = np.random.default_rng(groups)
+    data = [rng.standard_normal((3, 4, 6, 8)), rng.standard_normal((6, 4 // groups, 3, 3)), rng.standard_normal(6)]
+    seed = rng.standard_normal((3, 6 * 3 * 4))
+    results = []
+    for channels_last in (False, True):
+        force_windows(monkeypatch, channels_last)
+        x, w, b = (leaf(a) for a in data)
+        z = F.conv2d(x, w, b, padding=1, groups=groups)
+        assert z.data.transpose(0, 2, 3, 1).flags.c_contiguous == (channels_last and groups == 1)
+        out = F.max_pool2d(F.relu(F.batch_norm(z, None, None, training=True)), 2).reshape(3, -1)
+        out.backward(seed)
+        results.append([z.data, x.grad.data, w.grad.data, b.grad.data])
+    for first, last in zip(*results):
+        np.testing.assert_allclose(last, first, rtol=1e-12, atol=1e-12)
+
+
+def test_gradients_come_back_in_the_layout_the_ops_forward_saw():
+    """Reshape's and MaxPool2d's gradients are laid out as their input was: a channels-last input gets a
+    channels-last gradient, equal to the one a C-order input gets."""
+    rng = np.random.default_rng(3)
+    data, seed = rng.standard_normal((2, 5, 4, 6)), rng.standard_normal((2, 5 * 2 * 3))
+    channels_last = np.ascontiguousarray(data.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+    grads = []
+    for array in (data, channels_last):
+        x = tg.Tensor.from_numpy(array).requires_grad_()
+        F.max_pool2d(x, 2).reshape(2, -1).backward(seed)
+        grads.append(x.grad.data)
+        flat = tg.Tensor.from_numpy(array).requires_grad_()
+        flat.reshape(2, -1).backward(np.arange(2 * 5 * 4 * 6.0).reshape(2, -1))
+        np.testing.assert_array_equal(flat.grad.data, np.arange(2 * 5 * 4 * 6.0).reshape(2, 5, 4, 6))
+        assert flat.grad.data.strides == array.strides
+    np.testing.assert_array_equal(grads[1], grads[0])
+    assert grads[0].flags.c_contiguous and grads[1].transpose(0, 2, 3, 1).flags.c_contiguous
 
 
 @given(batch_norm_case())

@@ -124,7 +124,7 @@ def _accumulate(tensor: Tensor, g: np.ndarray):
     if tensor._node is None and tensor._requires_grad:
         tensor._grad = _as_grad(g, False) if tensor._grad is None else _sum(tensor._grad, g, False)
     elif tensor._retains_grad:  # the array goes on down the sweep: the retained .grad gets a copy
-        tensor._grad = Tensor._from_op(g.copy(), None) if tensor._grad is None else _sum(tensor._grad, g, False)
+        tensor._grad = Tensor._from_op(g.copy(order="K"), None) if tensor._grad is None else _sum(tensor._grad, g, False)
 
 
 def _accumulate_recorded(tensor: Tensor, g: Tensor):
@@ -222,10 +222,11 @@ def _sum(grad: Tensor, g, create_graph: bool) -> Tensor:
 
 def _as_grad(g, create_graph: bool) -> Tensor:
     """A gradient as stored on ``.grad``: a recorded Tensor under create_graph, else a Tensor of its own
-    array (copied when the array might be shared: a view, or passed through unchanged by an op)."""
+    array (copied, its memory order kept, when the array might be shared: a view, or passed through
+    unchanged by an op)."""
     if create_graph:
         return g
-    return Tensor._from_op(g if g.base is None and g.flags.writeable else g.copy(), None)
+    return Tensor._from_op(g if g.base is None and g.flags.writeable else g.copy(order="K"), None)
 
 
 def _check_usable(tensor: Tensor):
