@@ -434,7 +434,7 @@ def test_max_pool_primitive_output_never_shares_memory_with_its_input(kernel):
 
 
 # ops.Conv2d's ways of multiplying: windows channels first (_columns) with a product per image (few rows) or
-# one product for the batch, and windows channels last (_columns_last, output a channels-last view); which
+# one product for the batch, and windows channels last (output a channels-last view); which
 # one a shape takes is forced here, so that each is tested whatever _windows_channels_last would choose
 CONV_WAYS = {"channels first, product per image": (3, False), "channels first, one product": (8, False),
              "channels last": (8, True)}
@@ -517,6 +517,24 @@ def test_conv2d_primitive_passes_gradcheck_and_gradgradcheck_in_each_way_of_mult
     assert type(F.conv2d(x, w, b, padding=1).grad_fn).__name__ == "Conv2d"
     assert tg.gradcheck(lambda *t: F.conv2d(*t, padding=1, stride=(1, 2)), (x, w, b))
     assert tg.gradgradcheck(lambda *t: F.conv2d(*t, padding=1, stride=(1, 2)), (x, w, b))
+
+
+@pytest.mark.parametrize("way", CONV_WAYS)
+def test_conv2d_bias_gradient_is_the_same_with_the_weight_frozen(way, monkeypatch):
+    """The bias gradient comes out of the weight-gradient product (X carries a row of ones); with the weight
+    frozen there is no such product and it is summed instead: both give sum of g over (n, i, j)."""
+    channels, channels_last = CONV_WAYS[way]
+    force_windows(monkeypatch, channels_last)
+    rng = np.random.default_rng(7)
+    x, w, b = rng.standard_normal((2, channels, 5, 4)), rng.standard_normal((3, channels, 3, 3)), rng.standard_normal(3)
+    seed = rng.standard_normal((2, 3, 5, 4))
+    grads = []
+    for weight in (leaf(w), tg.Tensor(w)):
+        bias = leaf(b)
+        F.conv2d(leaf(x), weight, bias, padding=1).backward(seed)
+        grads.append(bias.grad.data)
+    np.testing.assert_allclose(grads[0], seed.sum(axis=(0, 2, 3)), rtol=1e-12)
+    np.testing.assert_allclose(grads[1], seed.sum(axis=(0, 2, 3)), rtol=1e-12)
 
 
 @pytest.mark.parametrize("groups", [1, 2])

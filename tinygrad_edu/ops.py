@@ -908,19 +908,14 @@ def _pad_widths(padding):
 
 def _columns(x, kernel_size, dilation, padding, stride):
     """x (N, C, H, W), zero-padded, as one matrix whose columns are its windows: (C*kH*kW, N*L), row
-    (c, p, q) as in Unfold, column (n, i, j), the batch's windows side by side. Unfold's result with the
+    (c, p, q) as in Unfold, column (n, i, j), the batch's windows side by side: Unfold's result with the
     batch axis moved into the columns, so that a convolution of the whole batch is one matrix product.
-    Arrays: one copy out of the window view. Tensors (under create_graph): recorded, as Pad then Unfold."""
-    if isinstance(x, Tensor):
-        if max(padding) > 0:
-            x = Pad.apply(x, widths=_pad_widths(padding), value=0.0)
-        cols = unfold(x, kernel_size, dilation, stride)  # (N, C*kH*kW, L)
-        return cols.transpose(1, 0, 2).reshape(cols.shape[1], cols.shape[0] * cols.shape[2])
+    Recorded, as Pad then Unfold, for Conv2d's backward under create_graph; on arrays Conv2d copies the
+    same windows out itself (``_conv_columns``)."""
     if max(padding) > 0:
-        x = np.pad(x, _pad_widths(padding))
-    windows = _window_view(x, kernel_size, dilation, stride)
-    n, c, out_h, out_w, kh, kw = windows.shape
-    return windows.transpose(1, 4, 5, 0, 2, 3).reshape(c * kh * kw, n * out_h * out_w)
+        x = Pad.apply(x, widths=_pad_widths(padding), value=0.0)
+    cols = unfold(x, kernel_size, dilation, stride)  # (N, C*kH*kW, L)
+    return cols.transpose(1, 0, 2).reshape(cols.shape[1], cols.shape[0] * cols.shape[2])
 
 
 def _fold_columns(cols, shape, kernel_size, dilation, padding, stride):
@@ -940,26 +935,11 @@ def _fold_columns(cols, shape, kernel_size, dilation, padding, stride):
     return np.ascontiguousarray(out.transpose(1, 0, 2, 3)[interior])
 
 
-def _columns_last(x, kernel_size, dilation, padding, stride):
-    """The same windows as ``_columns``, laid out channels last: (N*L, kH*kW*C), row (n, i, j) one window,
-    column (p, q, c). The copy reads runs of kW*C neighbouring values (the channels of kW neighbouring
-    pixels) where ``_columns`` reads runs of one output row (out_w values); arrays only."""
-    n, c, height, width = x.shape
-    if max(padding) > 0:  # x copied channels last into a zero border: (N, H + 2 pH, W + 2 pW, C)
-        padded = np.zeros((n, height + 2 * padding[0], width + 2 * padding[1], c), dtype=x.dtype)
-        padded[:, padding[0]:padding[0] + height, padding[1]:padding[1] + width] = x.transpose(0, 2, 3, 1)
-    else:  # (a view when x already lies channels last)
-        padded = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
-    x = padded.transpose(0, 3, 1, 2)
-    windows = _window_view(x, kernel_size, dilation, stride)  # (N, C, out_h, out_w, kH, kW)
-    _, _, out_h, out_w, kh, kw = windows.shape
-    return windows.transpose(0, 2, 3, 4, 5, 1).reshape(n * out_h * out_w, kh * kw * c)
-
-
 def _fold_columns_last(by_offset, shape, kernel_size, dilation, padding, stride):
-    """The adjoint of ``_columns_last``, from the column gradients offset by offset: ``by_offset`` (kH*kW,
-    N*L, C) holds, for kernel offset (p, q), every window's gradient at that offset. Each is added where its
-    window lay, into a padded channels-last buffer; returns the interior as an (N, C, H, W) view of it."""
+    """The adjoint of Conv2d's channels-last windows (``_conv_columns``), from the windows' gradients offset
+    by offset: ``by_offset`` (kH*kW, N*L, C) holds, for kernel offset (p, q), every window's gradient at
+    that offset. Each is added where its window lay, into a padded channels-last buffer; returns the
+    interior as an (N, C, H, W) view of it (laid out channels last)."""
     n, c, height, width = shape
     (kh, kw), padded = kernel_size, (n, height + 2 * padding[0], width + 2 * padding[1], c)
     out_h, out_w = _window_geometry(*padded[1:3], kernel_size, dilation, stride)
@@ -971,7 +951,7 @@ def _fold_columns_last(by_offset, shape, kernel_size, dilation, padding, stride)
 
 def _windows_channels_last(channels, kernel_size, dilation, stride, out_w):
     """Whether Conv2d copies its windows out channels last: when that copies the longer runs of neighbouring
-    values, kW*C (C when dilated) against out_w (1 when strided) for ``_columns``."""
+    values, kW*C (C when dilated) against out_w (1 when strided) channels first."""
     run_last = channels * (kernel_size[1] if dilation[1] == 1 else 1)
     run_first = out_w if stride[1] == 1 else 1
     return run_last >= run_first
@@ -982,24 +962,30 @@ class Conv2d(Primitive):
     W (O, C/G, kH, kW) in G groups, b (O,) or absent, z (N, O, out_h, out_w). ``stride``, ``padding``,
     ``dilation`` are pairs.
 
-    The windows of the padded x, laid side by side as the columns of X = _columns(x) (C*kH*kW, N*L), make
-    the convolution one matrix product per group: Z = W X with W viewed as (O, C*kH*kW), then Z (O, N*L)
-    is laid out as (N, O, out_h, out_w) and b added to each channel. The calculus is MatMul's and Unfold's:
+    The windows of the padded x, laid side by side as the columns of X (C*kH*kW, N*L, see ``_columns``),
+    make the convolution one matrix product per group: Z = W X with W viewed as (O, C*kH*kW), then Z
+    (O, N*L) is laid out as (N, O, out_h, out_w). The calculus is MatMul's and Unfold's:
         dL/dW = G X^T,   dL/db = sum of g over (n, i, j),   dL/dx = fold(W^T G)
     with G = g laid out as Z (O, N*L), and fold (_fold_columns) adding each column back into its window:
     the gradient of a convolution is again a product with the same windows.
 
-    Copying the windows out is NumPy's work, not BLAS's, and its speed depends on how long the runs of
-    neighbouring values it copies are. ``_columns`` copies runs of one output row (out_w values: 14 for
-    the MNIST CNN's second convolution); with many channels, X laid out channels last, X = _columns_last(x)
-    (N*L, kH*kW*C), copies runs of kW*C values (96) instead: 2.5 ms against 5.9 ms at batch 128. Then
-    Z = X W^T (N*L, O) is z with its channels last, and the primitive returns it as an (N, O, out_h, out_w)
-    view of Z, without laying it out again (PyTorch's ``channels_last`` memory format). The ops after it
-    take that layout as it is (NumPy's elementwise results keep their operand's layout), the gradient comes
-    back in it, and G is a view of g as (N*L, O). The backward mirrors the forward: dL/dW = G^T X,
-    dL/dx = the adjoint of _columns_last of G W. ``_windows_channels_last`` chooses by the longer run; groups
-    use ``_columns``. Whole MNIST CNN training steps (B4), three runs alternating the two versions: 1.38x,
-    1.39x, 1.32x the NumPy floor's time with ``_columns`` only, 1.28x, 1.21x, 1.29x with both.
+    The bias rides in the product: X gets a row of ones and W the column b (the "bias unit" x0 = 1 of
+    a neural-network course), so [W b] [X; 1] = W X + b needs no pass of its own over z, and the weight
+    gradient G [X; 1]^T ends in the column G 1 = dL/db. (The MNIST CNN's first convolution, batch 128:
+    forward 5.2 -> 3.3 ms, backward 2.9 -> 2.2 ms, medians of 20 steps in three alternating runs.)
+
+    Copying the windows out is NumPy's work, not BLAS's, and how fast it goes depends on how long the runs
+    of neighbouring values it copies are: channels first, a run is one output row (out_w values, 14 for
+    the MNIST CNN's second convolution). With many channels the windows are laid out channels last
+    instead, X^T (N*L, kH*kW*C), whose runs are the kW*C values of kW neighbouring pixels (96): 2.5 ms
+    against 5.9 ms at batch 128. Then Z^T = X^T [W b]^T (N*L, O) is z with its channels last, returned as
+    an (N, O, out_h, out_w) view, not laid out again (PyTorch's ``channels_last`` memory format). The ops
+    after it take that layout as it is (NumPy's elementwise results keep their operand's layout), the
+    gradient comes back in it, and G^T is a view of g as (N*L, O); the backward mirrors the forward (see
+    ``_conv_backward_channels_last``). ``_windows_channels_last`` chooses the longer run; groups keep the
+    windows channels first. Whole training steps of the MNIST CNN (B4), three runs alternating the two
+    versions: 1.38x, 1.39x, 1.32x the NumPy floor's time channels first only, 1.28x, 1.21x, 1.29x with
+    both layouts.
 
     X is kH*kW times the size of x (29 MB against 3.2 MB for the MNIST CNN's second convolution at batch
     128), so the first backward drops it as soon as G X^T is made, before it makes W^T G, as large again;
@@ -1019,20 +1005,18 @@ class Conv2d(Primitive):
         (n, channels, height, width), out_channels, kernel = x.shape, weight.shape[0], weight.shape[2:]
         out_h, out_w = _window_geometry(height + 2 * padding[0], width + 2 * padding[1], kernel, dilation, stride)
         ctx.save_for_backward(x, weight)
-        ctx.geometry, ctx.groups = (kernel, dilation, padding, stride), groups
+        ctx.geometry, ctx.groups, ctx.ones = (kernel, dilation, padding, stride), groups, int(bias is not None)
         ctx.channels_last = groups == 1 and _windows_channels_last(channels, kernel, dilation, stride, out_w)
         if ctx.channels_last:
             return _conv_forward_channels_last(ctx, x, weight, bias, (n, out_channels, out_h, out_w))
-        rows = weight[0].size                                                        # C/G*kH*kW
-        cols = _conv_columns(ctx, x, weight).reshape(groups, rows, n, out_h * out_w)  # X: (groups, C/G*kH*kW, N, L)
-        w = weight.reshape(groups, out_channels // groups, rows)                   # W: (groups, O/G, C/G*kH*kW)
+        rows = weight[0].size + ctx.ones                                       # C/G*kH*kW, and a row of ones
+        cols = _conv_columns(ctx, x, weight).reshape(groups, rows, n, out_h * out_w)  # X: (groups, rows, N, L)
+        w = _with_bias(weight.reshape(groups, out_channels // groups, weight[0].size), bias)  # [W b]: (groups, O/G, rows)
         if rows < _ONE_PRODUCT_FROM:  # a product per image, written in place: (N, groups, O/G, L)
             z = (w @ cols.transpose(2, 0, 1, 3)).reshape(n, out_channels, out_h, out_w)
         else:                                 # one product for the batch, (groups, O/G, N*L), then laid out
             z = w @ cols.reshape(groups, rows, n * out_h * out_w)
             z = np.ascontiguousarray(z.reshape(out_channels, n, out_h, out_w).transpose(1, 0, 2, 3))
-        if bias is not None:
-            z += bias.reshape(1, out_channels, 1, 1)
         ctx.cols = cols  # for the first backward only (see the docstring)
         return z
 
@@ -1042,9 +1026,10 @@ class Conv2d(Primitive):
         if ctx.channels_last and not isinstance(x, Tensor):  # (under create_graph: the channels-first formulas)
             return _conv_backward_channels_last(ctx, x, weight, g)
         (n, out_channels, out_h, out_w), groups, need = g.shape, ctx.groups, ctx.needs_input_grad
+        ones = ctx.ones and not isinstance(x, Tensor)  # (under create_graph X is recorded without the ones)
         kept, ctx.cols = ctx.cols if need[1] else None, None
         rows, columns = weight[0].size, n * out_h * out_w                              # C/G*kH*kW, N*L
-        per_image = rows < _ONE_PRODUCT_FROM
+        per_image = rows + ones < _ONE_PRODUCT_FROM
         g_rows = None
         if need[0] or not per_image:
             g_rows = g.transpose(1, 0, 2, 3).reshape(groups, out_channels // groups, columns)  # G: (groups, O/G, N*L)
@@ -1052,18 +1037,20 @@ class Conv2d(Primitive):
         if need[1]:
             if kept is None or isinstance(x, Tensor):  # a second backward, or under create_graph: copied out again
                 kept = _conv_columns(ctx, x, weight)
-            cols = kept.reshape(groups, rows, columns)                                   # X: (groups, C/G*kH*kW, N*L)
+            cols = kept.reshape(groups, rows + ones, columns)                            # X: (groups, rows, N*L)
             if per_image:  # G X^T as N products, one per image, summed
-                images = cols.reshape(groups, rows, n, out_h * out_w).transpose(2, 0, 3, 1)  # (N, groups, L, rows)
+                images = cols.reshape(groups, rows + ones, n, out_h * out_w).transpose(2, 0, 3, 1)  # (N, groups, L, rows)
                 g_weight = (g.reshape(n, groups, out_channels // groups, out_h * out_w) @ images).sum(axis=0)
             else:
                 g_weight = g_rows @ cols.transpose(0, 2, 1)
-            g_weight = g_weight.reshape(weight.shape)
+            if ones and len(need) > 2 and need[2]:  # G times the row of ones: the sum of g over (n, i, j)
+                g_bias = g_weight[..., rows].reshape(out_channels)
+            g_weight = g_weight[..., :rows].reshape(weight.shape)
             del cols, kept  # G X^T made: X may go before W^T G is made
         if need[0]:
             g_cols = weight.reshape(groups, out_channels // groups, rows).transpose(0, 2, 1) @ g_rows  # W^T G
             g_x = _fold_columns(g_cols.reshape(groups * rows, columns), x.shape, *ctx.geometry)
-        if len(need) > 2 and need[2]:
+        if len(need) > 2 and need[2] and g_bias is None:
             g_bias = g.sum(axis=(0, 2, 3)) if g_rows is None else g_rows.reshape(out_channels, columns).sum(axis=1)
         return g_x, g_weight, g_bias
 
@@ -1076,14 +1063,12 @@ _ONE_PRODUCT_FROM = 64
 
 
 def _conv_forward_channels_last(ctx, x, weight, bias, shape):
-    """Conv2d's forward with the windows channels last: X = _columns_last(x) (N*L, kH*kW*C) and
-    Z = X W^T (N*L, O), W viewed as (O, kH*kW*C) with its columns in X's (p, q, c) order. Z is z with the
-    channels last, returned as the (N, O, out_h, out_w) view of it: no copy to lay it out again."""
+    """Conv2d's forward with the windows channels last: X (N*L, kH*kW*C [+ 1]) and Z = X [W b]^T (N*L, O),
+    W viewed as (O, kH*kW*C) with its columns in X's (p, q, c) order. Z is z with the channels last,
+    returned as the (N, O, out_h, out_w) view of it: no copy to lay it out again."""
     n, out_channels, out_h, out_w = shape
     cols = _conv_columns(ctx, x, weight)
-    z = cols @ weight.transpose(0, 2, 3, 1).reshape(out_channels, -1).T
-    if bias is not None:
-        z += bias
+    z = cols @ _with_bias(weight.transpose(0, 2, 3, 1).reshape(out_channels, -1), bias).T
     ctx.cols = cols  # for the first backward only (see Conv2d's docstring)
     return z.reshape(n, out_h, out_w, out_channels).transpose(0, 3, 1, 2)
 
@@ -1091,7 +1076,7 @@ def _conv_forward_channels_last(ctx, x, weight, bias, shape):
 def _conv_backward_channels_last(ctx, x, weight, g):
     """Conv2d's backward for ``_conv_forward_channels_last``, the same calculus with G = g viewed as
     (N*L, O) (no copy when g lies channels last, as z did):
-        dL/dW = G^T X,   dL/db = sum of G over its rows,   dL/dx = the adjoint of _columns_last of G W,
+        dL/d[W b] = G^T X,   dL/dx = the adjoint of the channels-last windows, applied to G W,
     where G W is formed offset by offset, G W_pq (N*L, C) for each kernel offset (p, q), so that each
     offset's gradients are one block for _fold_columns_last to add back."""
     (n, out_channels, out_h, out_w), need = g.shape, ctx.needs_input_grad
@@ -1100,24 +1085,57 @@ def _conv_backward_channels_last(ctx, x, weight, g):
     g_rows = g.transpose(0, 2, 3, 1).reshape(n * out_h * out_w, out_channels)        # G: (N*L, O)
     g_x = g_weight = g_bias = None
     if need[1]:
-        cols = kept if kept is not None else _conv_columns(ctx, x, weight)         # X: (N*L, kH*kW*C)
-        g_weight = (g_rows.T @ cols).reshape(out_channels, *kernel, channels)      # (O, kH, kW, C)
+        cols = kept if kept is not None else _conv_columns(ctx, x, weight)         # X: (N*L, kH*kW*C [+ 1])
+        g_weight = g_rows.T @ cols                                                 # (O, kH*kW*C [+ 1])
+        if ctx.ones and len(need) > 2 and need[2]:  # G^T times the column of ones: the sum of g over (n, i, j)
+            g_bias = g_weight[:, -1].copy()
+        g_weight = g_weight[:, :weight[0].size].reshape(out_channels, *kernel, channels)   # (O, kH, kW, C)
         g_weight = np.ascontiguousarray(g_weight.transpose(0, 3, 1, 2))
         del cols, kept  # G^T X made: X may go before G W is made
     if need[0]:
         by_offset = g_rows @ weight.transpose(2, 3, 0, 1).reshape(-1, out_channels, channels)  # (kH*kW, N*L, C)
         g_x = _fold_columns_last(by_offset, x.shape, *ctx.geometry)
-    if len(need) > 2 and need[2]:
+    if len(need) > 2 and need[2] and g_bias is None:
         g_bias = g_rows.sum(axis=0)
     return g_x, g_weight, g_bias
 
 
+def _with_bias(w, bias):
+    """[W b]: the weight matrix w (..., O', K) with the bias as one more column, or w itself without a bias."""
+    if bias is None:
+        return w
+    return np.concatenate([w, bias.reshape(w.shape[:-1] + (1,)).astype(w.dtype, copy=False)], axis=-1)
+
+
 def _conv_columns(ctx, x, weight):
-    """Conv2d's X, _columns(x) or (arrays, ctx.channels_last) _columns_last(x), in the weight's dtype
-    (integer images: cast once, so products run in BLAS)."""
-    last = ctx.channels_last and not isinstance(x, Tensor)
-    cols = (_columns_last if last else _columns)(x, *ctx.geometry)
-    return cols if cols.dtype == weight.dtype else cols.astype(np.result_type(cols.dtype, weight.dtype))
+    """Conv2d's X, the windows of x copied out side by side, in the weight's dtype (integer images are cast
+    as they are copied, so that the products run in BLAS), with a row of ones per group when there is a
+    bias (ctx.ones), so that one product gives W X + b:
+      - channels first: (groups, C/G*kH*kW [+ 1], N*L), rows (c, p, q), columns (n, i, j) (as ``_columns``);
+      - ctx.channels_last: (N*L, kH*kW*C [+ 1]), rows (n, i, j), columns (p, q, c) (groups: 1).
+    Under create_graph (x a Tensor): the recorded ``_columns(x)``, without ones."""
+    if isinstance(x, Tensor):
+        return _columns(x, *ctx.geometry)
+    (kernel, dilation, padding, stride), ones = ctx.geometry, ctx.ones
+    n, c, height, width = x.shape
+    dtype = np.result_type(x.dtype, weight.dtype)
+    if ctx.channels_last:  # x copied channels last into a zero border: (N, H + 2 pH, W + 2 pW, C)
+        padded = np.zeros((n, height + 2 * padding[0], width + 2 * padding[1], c), dtype=x.dtype)
+        padded[:, padding[0]:padding[0] + height, padding[1]:padding[1] + width] = x.transpose(0, 2, 3, 1)
+        windows = _window_view(padded.transpose(0, 3, 1, 2), kernel, dilation, stride)  # (N, C, out_h, out_w, kH, kW)
+        _, _, out_h, out_w, kh, kw = windows.shape
+        cols = np.empty((n, out_h, out_w, kh * kw * c + ones), dtype=dtype)
+        cols[..., :kh * kw * c].reshape(n, out_h, out_w, kh, kw, c)[...] = windows.transpose(0, 2, 3, 4, 5, 1)
+        cols[..., kh * kw * c:] = 1
+        return cols.reshape(n * out_h * out_w, kh * kw * c + ones)
+    windows = _window_view(np.pad(x, _pad_widths(padding)) if max(padding) > 0 else x, kernel, dilation, stride)
+    _, _, out_h, out_w, kh, kw = windows.shape
+    groups, rows = ctx.groups, c // ctx.groups * kh * kw
+    cols = np.empty((groups, rows + ones, n, out_h, out_w), dtype=dtype)
+    cols[:, :rows].reshape(groups, c // groups, kh, kw, n, out_h, out_w)[...] = (
+        windows.transpose(1, 4, 5, 0, 2, 3).reshape(groups, c // groups, kh, kw, n, out_h, out_w))
+    cols[:, rows:] = 1
+    return cols.reshape(groups, rows + ones, n * out_h * out_w)
 
 
 class MaxPool2d(Primitive):
