@@ -1148,6 +1148,11 @@ class MaxPool2d(Primitive):
     in row-major order, as in PyTorch; a nan in a window makes its output nan and takes the gradient (the
     last nan in row-major order, as in PyTorch).
 
+    NumPy compares every kW-th value of a C-order row without its vector instructions (np.maximum of two
+    stride-2 views of a (128, 32, 28, 28) map: 3.0 ms, copying one out: 0.75 ms), so such columns are
+    copied out contiguous before the passes: forward 9.5, 9.6, 8.2 -> 6.8, 7.5, 5.5 ms on that map. In a
+    channels-last x the columns are already runs of C neighbouring values.
+
     The composition unfold -> max over each column -> (backward) fold gives the same gradient wherever a
     window's maximum is unique (a property test checks it; it splits ties evenly instead), but copies every
     window out and back: forward and backward of the MNIST CNN's two poolings (batch 128) took 26 ms as
@@ -1158,6 +1163,8 @@ class MaxPool2d(Primitive):
     def forward(ctx, x, kernel_size):
         (kh, kw), (n, c, height, width) = kernel_size, x.shape
         columns = [x.reshape(n, c, height, width // kw, kw)[..., q] for q in range(kw)]
+        if kw > 1 and x.strides[3] == x.itemsize:  # rows in C order: each column copied out contiguous first
+            columns = [np.ascontiguousarray(column) for column in columns]
         row_max, column_winner = _max_and_winner(columns)               # (N, C, H, out_w): max of each window row
         rows = [row_max.reshape(n, c, height // kh, kh, width // kw)[:, :, :, p] for p in range(kh)]
         z, row_winner = _max_and_winner(rows)                            # (N, C, out_h, out_w)
