@@ -493,16 +493,18 @@ class BatchNorm(Primitive):
     (a property test checks it) with more passes over x: forward and backward of the MNIST CNN's two
     batch norms (batch 128) took 69 ms as the composition, 35 ms as this primitive when it saved xhat;
     saving d and summing g d by einsum took 3 ms more off (21.9 -> 18.5, 28.8 -> 25.1, 24.7 -> 21.9 ms in
-    three runs alternating the two forms in one process).
+    three runs alternating the two forms in one process). The per-channel sums of x and g are einsums
+    too: 0.18 ms against 0.56 ms for x.sum(axis=(0, 2, 3)) on a (128, 32, 28, 28) map, 0.27 against
+    0.44 ms on a channels-last (128, 64, 14, 14) one, with the same rounding (float32: 4e-7, 7e-6).
     """
 
     @staticmethod
     def forward(ctx, x, weight, bias, eps, running=None):
         axes, shape = (0,) + tuple(range(2, x.ndim)), (1, -1) + (1,) * (x.ndim - 2)
-        m = x.size // x.shape[1]
-        mean = x.mean(axis=axes, keepdims=True)
+        (n, c), m = x.shape[:2], x.size // x.shape[1]
+        mean = (np.einsum("ncl->c", x.reshape(n, c, -1)) / m).reshape(shape)  # sums by einsum (see the docstring)
         d = x - mean
-        rows = d.reshape(x.shape[0], x.shape[1], -1)
+        rows = d.reshape(n, c, -1)
         var = np.einsum("ncl,ncl->c", rows, rows) / m  # the sum of squares by einsum: one pass, no temporary
         r = (var + eps) ** -0.5
         ctx.save_for_backward(x, weight, d, r)
@@ -523,10 +525,11 @@ class BatchNorm(Primitive):
             d, r = _centred(x, axes, ctx.eps)
             r = r.reshape(-1)
             g_weight = (g * d).sum(axis=axes) * r
+            g_bias = g.sum(axis=axes)
         else:  # sum g d by einsum: one pass, no temporary (g * d would write a whole array)
             n, c = x.shape[:2]
             g_weight = np.einsum("ncl,ncl->c", g.reshape(n, c, -1), d.reshape(n, c, -1)) * r
-        g_bias = g.sum(axis=axes)
+            g_bias = np.einsum("ncl->c", g.reshape(n, c, -1))
         g_x = None
         if ctx.needs_input_grad[0]:
             a = weight * r
