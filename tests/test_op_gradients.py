@@ -578,6 +578,29 @@ def test_gradients_come_back_in_the_layout_the_ops_forward_saw():
     assert grads[0].flags.c_contiguous and grads[1].transpose(0, 2, 3, 1).flags.c_contiguous
 
 
+def test_a_leaf_gradient_is_laid_out_as_the_leaf_whatever_layout_the_ops_hand_back(monkeypatch):
+    """PyTorch's rule for .grad: laid out in memory as the tensor itself. A C-order image into a convolution
+    whose windows lie channels last gets a C-order .grad, a channels-last weight a channels-last .grad, and
+    a channels-last map through a 1x1 max pool a channels-last one; the values do not change."""
+    force_windows(monkeypatch, True)
+    rng = np.random.default_rng(5)
+    x_data, w_data = rng.standard_normal((2, 6, 5, 4)), rng.standard_normal((3, 6, 3, 3))
+    w_last = np.ascontiguousarray(w_data.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+    seed = rng.standard_normal((2, 3, 5, 4))
+    x, w = leaf(x_data), tg.Tensor.from_numpy(w_last).requires_grad_()
+    F.conv2d(x, w, padding=1).backward(seed)
+    reference = [leaf(x_data), leaf(w_data)]
+    conv2d_composed(*reference, padding=1).backward(seed)
+    assert x.grad.data.flags.c_contiguous and w.grad.data.strides == w_last.strides
+    np.testing.assert_allclose(x.grad.data, reference[0].grad.data, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(w.grad.data, reference[1].grad.data, rtol=1e-12, atol=1e-12)
+    m_last = np.ascontiguousarray(x_data.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+    m = tg.Tensor.from_numpy(m_last).requires_grad_()
+    F.max_pool2d(m, 1).backward(x_data)
+    assert m.grad.data.strides == m_last.strides
+    np.testing.assert_array_equal(m.grad.data, x_data)
+
+
 @given(batch_norm_case())
 def test_fused_batch_norm_equals_its_composition_in_value_and_first_and_second_derivatives(case):
     fused, composed = [leaf(a) for a in case], [leaf(a) for a in case]

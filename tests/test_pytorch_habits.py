@@ -83,6 +83,27 @@ def test_inplace_graph_value_into_a_view_is_refused_rather_than_lost():
     np.testing.assert_array_equal(buf.data, 0.0)
 
 
+def test_flatten_and_a_whole_cnn_take_an_empty_batch():
+    """A batch of 0 images (the tail of a filtered batch) goes through Flatten as (0, C*H*W), as in PyTorch,
+    so a whole CNN runs forward and backward on it."""
+    assert nn.Flatten()(Tensor(np.zeros((0, 8, 4, 4)))).shape == (0, 128)
+    assert Tensor(np.zeros((0, 3, 2))).flatten(1).shape == (0, 6)
+    net = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1, seed=0), nn.ReLU(), nn.MaxPool2d(2),
+                        nn.Flatten(), nn.Linear(4 * 2 * 2, 3, seed=0))
+    out = net(Tensor(np.zeros((0, 1, 4, 4), np.float32)))
+    assert out.shape == (0, 3)
+    out.sum().backward()
+    assert net[0].weight.grad.tolist() == np.zeros((4, 1, 3, 3)).tolist()
+
+
+def test_inplace_on_a_convolution_output_says_it_is_part_of_the_graph():
+    """A convolution's output array is a view of its product, an internal detail: the refusal names what
+    matters to the user, that the tensor is part of the graph."""
+    out = nn.Conv2d(8, 4, 3, padding=1, seed=0)(Tensor(np.ones((1, 8, 5, 5), np.float32)))
+    with pytest.raises(RuntimeError, match=r"in-place \+= on a tensor that is part of the graph"):
+        out += 1
+
+
 def test_all_and_any_exist_as_the_truth_value_message_suggests():
     t = Tensor([1.0, 0.0])
     assert not bool(t.all()) and bool(t.any())

@@ -1195,7 +1195,7 @@ def _max_and_winner(candidates):
         won[k] = took_over[k] if later is None else took_over[k] & ~later
         later = took_over[k] if later is None else later | took_over[k]
     if later is None:  # a 1-wide window: its one candidate wins, and is copied (never a view of the input)
-        return best.copy(), [np.ones(best.shape, dtype=bool)]
+        return best.copy(order="K"), [np.ones_like(best, dtype=bool)]
     won[0] = ~later
     return best, won
 

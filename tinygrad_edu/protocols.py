@@ -131,14 +131,14 @@ class PythonProtocols:
                                   f"shape {self.shape} ({error})") from None
             self._version += 1
             return self
-        if self.data.base is not None:  # a view: the change would have to reach the tensor it views
-            raise RuntimeError(f"in-place {method}= of a value that requires grad into a view (a slice, reshape or "
-                               "transpose of another tensor) is not supported: build the new tensor instead, e.g. "
-                               "with tg.where or tg.cat")
         if self.requires_grad:
             kind = "a leaf tensor that requires grad" if self.is_leaf else "a tensor that is part of the graph"
             raise RuntimeError(f"in-place {method}= on {kind} would change values the graph needs; update "
                                f"parameters inside `with tg.no_grad():`, or write t = t {method} x")
+        if self.data.base is not None:  # a view: the change would have to reach the tensor it views
+            raise RuntimeError(f"in-place {method}= of a value that requires grad into a view (a slice, reshape or "
+                               "transpose of another tensor) is not supported: build the new tensor instead, e.g. "
+                               "with tg.where or tg.cat")
         result = getattr(type(self), _INPLACE[method])(self.detach(), other)
         if result.dtype != self.dtype:
             if not np.can_cast(result.dtype, self.dtype, casting="same_kind"):

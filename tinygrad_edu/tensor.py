@@ -612,7 +612,8 @@ class Tensor(PythonProtocols):
         start, end = ops._normalize_axis(start, self.ndim)[0], ops._normalize_axis(end, self.ndim)[0]
         if start > end:
             raise ValueError(f"flatten: start axis {start_axis} comes after end axis {end_axis} for shape {self.shape}")
-        return self.reshape(*self.shape[:start], -1, *self.shape[end + 1:])
+        merged = int(np.prod(self.shape[start:end + 1]))  # (not -1: an empty batch leaves it ambiguous)
+        return self.reshape(*self.shape[:start], merged, *self.shape[end + 1:])
 
     @_torch_names
     def squeeze(self, axis=None):

@@ -122,7 +122,7 @@ def _accumulate(tensor: Tensor, g: np.ndarray):
     """tensor.grad += g, into a new array (the old one may be held elsewhere). The engine's gradients have
     the tensor's shape and dtype by construction, so ``._grad`` is set without the user-facing checks."""
     if tensor._node is None and tensor._requires_grad:
-        tensor._grad = _as_grad(g, False) if tensor._grad is None else _sum(tensor._grad, g, False)
+        tensor._grad = _as_grad(g, False, tensor._data) if tensor._grad is None else _sum(tensor._grad, g, False)
     elif tensor._retains_grad:  # the array goes on down the sweep: the retained .grad gets a copy
         tensor._grad = Tensor._from_op(g.copy(order="K"), None) if tensor._grad is None else _sum(tensor._grad, g, False)
 
@@ -176,7 +176,8 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     def deliver(tensor, g):
         i = wanted.get(id(tensor))
         if i is not None:
-            results[i] = _as_grad(g, create_graph) if results[i] is None else _sum(results[i], g, create_graph)
+            results[i] = (_as_grad(g, create_graph, tensor._data) if results[i] is None
+                          else _sum(results[i], g, create_graph))
 
     seeds = [_seed(out, g, create_graph) for out, g in zip(outputs, grad_outputs)]
     retain_graph = create_graph if retain_graph is None else retain_graph
@@ -220,12 +221,17 @@ def _sum(grad: Tensor, g, create_graph: bool) -> Tensor:
     return grad + g if create_graph else Tensor._from_op(_add(grad.data, g), None)
 
 
-def _as_grad(g, create_graph: bool) -> Tensor:
+def _as_grad(g, create_graph: bool, like: np.ndarray) -> Tensor:
     """A gradient as stored on ``.grad``: a recorded Tensor under create_graph, else a Tensor of its own
-    array (copied, its memory order kept, when the array might be shared: a view, or passed through
-    unchanged by an op)."""
+    array, laid out in memory as ``like`` (the tensor's own array, PyTorch's rule for .grad): copied when
+    it is laid out otherwise (a convolution hands back channels-last gradients) or might be shared (a view,
+    or passed through unchanged by an op)."""
     if create_graph:
         return g
+    if g.strides != like.strides and g.size > 1:
+        laid_out = np.empty_like(like)
+        laid_out[...] = g
+        return Tensor._from_op(laid_out, None)
     return Tensor._from_op(g if g.base is None and g.flags.writeable else g.copy(order="K"), None)
 
 
