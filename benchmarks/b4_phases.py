@@ -30,7 +30,7 @@ from collections import defaultdict
 
 from . import b4_cnn as b4
 from .common import batch_indices, load_data
-from .report import VERSION_NAMES
+from .report import VERSION_NAMES, parse_versions, text_table
 from .workloads import torch_available
 
 STAGES = ["conv1", "bn1", "pool1+relu", "conv2", "bn2", "pool2+relu", "fc1+relu+dropout", "fc2", "softmax+CE"]
@@ -183,10 +183,7 @@ def table(results) -> str:
             if a in results and b in results:
                 line.append(f"{cells[a] / cells[b]:.1f}x" if cells.get(b) else "-")
         lines.append(line)
-    widths = [max(len(str(c)) for c in col) for col in zip(header, *lines)]
-    text = ["  ".join(h.ljust(w) for h, w in zip(header, widths)), "  ".join("-" * w for w in widths)]
-    text += ["  ".join(str(c).ljust(w) for c, w in zip(line, widths)) for line in lines]
-    return "\n".join(text)
+    return text_table(header, lines)
 
 
 def profile_tinygrad(data, steps, top=25) -> str:
@@ -208,10 +205,7 @@ def main(argv=None) -> int:
     parser.add_argument("--threads", type=int, default=None, help="BLAS (and torch) threads")
     parser.add_argument("--profile", action="store_true", help="also cProfile tinygrad_edu's step")
     args = parser.parse_args(argv)
-    versions = [v.strip() for v in args.versions.split(",") if v.strip()]
-    unknown = [v for v in versions if v not in TIMERS]
-    if unknown or not versions:
-        parser.exit(2, f"b4_phases: unknown version(s) {unknown}; choose from {','.join(TIMERS)}\n")
+    versions = parse_versions(parser, args.versions, list(TIMERS), "b4_phases")
     if "torch" in versions and not torch_available():
         print("b4_phases: torch does not import; skipping the PyTorch column", file=sys.stderr)
         versions.remove("torch")

@@ -33,7 +33,7 @@ import subprocess
 import sys
 import tempfile
 
-from .report import VERSION_NAMES
+from .report import VERSION_NAMES, parse_versions, text_table
 
 GROUPS = ("BLAS", "NumPy loops", "Python", "C library", "other")
 DEFAULT_STEPS = {"B1": 10, "B2": 200, "B3": 2, "B4": 2}
@@ -133,10 +133,8 @@ def table(workload: str, results: dict) -> str:
     rows.append(["total"] + [f"{totals[v] / 1e6:.2f}" for v in results])
     if "numpy" in totals:
         rows.append(["total / floor"] + [f"{totals[v] / totals['numpy']:.3f}x" for v in results])
-    widths = [max(len(str(row[i])) for row in (header, *rows)) for i in range(len(header))]
-    lines = [f"{workload}: millions of instructions per step (callgrind, self cost by shared object)",
-             "  ".join(h.ljust(w) for h, w in zip(header, widths)), "  ".join("-" * w for w in widths)]
-    return "\n".join(lines + ["  ".join(c.ljust(w) for c, w in zip(row, widths)) for row in rows])
+    return (f"{workload}: millions of instructions per step (callgrind, self cost by shared object)\n"
+            + text_table(header, rows))
 
 
 def main(argv=None) -> int:
@@ -152,10 +150,7 @@ def main(argv=None) -> int:
                         + ", ".join(f"{k} {v}" for k, v in DEFAULT_STEPS.items()) + ")")
     parser.add_argument("--versions", default="numpy,tinygrad")
     args = parser.parse_args(argv)
-    versions = [v.strip() for v in args.versions.split(",") if v.strip()]
-    unknown = [v for v in versions if v not in VERSION_NAMES]
-    if unknown or not versions:
-        parser.exit(2, f"instructions: unknown version(s) {unknown}; choose from {','.join(VERSION_NAMES)}\n")
+    versions = parse_versions(parser, args.versions, VERSION_NAMES, "instructions")
     steps = args.steps or DEFAULT_STEPS[args.workload]
     if steps < 1:
         parser.exit(2, f"instructions: --steps must be at least 1, got {steps}\n")

@@ -22,7 +22,7 @@ import sys
 import time
 
 from .common import load_data
-from .report import VERSION_NAMES
+from .report import VERSION_NAMES, parse_versions, text_table
 from .workloads import WORKLOADS, torch_available
 
 FRAMEWORK_PARTS = ("batch", "forward", "loss", "backward", "optimizer")
@@ -96,10 +96,7 @@ def table(results: dict) -> str:
             if other in totals:
                 lines.append(("tinygrad_edu / " + VERSION_NAMES[other], "whole step",
                               f"{totals['tinygrad'] / totals[other]:.2f}x"))
-    header = ("version", "part", "ms per step")
-    widths = [max(len(row[i]) for row in (header, *lines)) for i in range(3)]
-    text = ["  ".join(h.ljust(w) for h, w in zip(header, widths)), "  ".join("-" * w for w in widths)]
-    return "\n".join(text + ["  ".join(c.ljust(w) for c, w in zip(row, widths)) for row in lines])
+    return text_table(["version", "part", "ms per step"], lines)
 
 
 def main(argv=None) -> int:
@@ -110,10 +107,7 @@ def main(argv=None) -> int:
     parser.add_argument("--rounds", type=int, default=6, help="turns per version (default 6)")
     parser.add_argument("--versions", default="numpy,tinygrad,torch")
     args = parser.parse_args(argv)
-    versions = [v.strip() for v in args.versions.split(",") if v.strip()]
-    unknown = [v for v in versions if v not in VERSION_NAMES]
-    if unknown or not versions:
-        parser.exit(2, f"phases: unknown version(s) {unknown}; choose from {','.join(VERSION_NAMES)}\n")
+    versions = parse_versions(parser, args.versions, VERSION_NAMES, "phases")
     steps = args.steps or {"B1": 100, "B2": 500, "B3": 10}[args.workload]
     if steps < 1 or args.rounds < 1:
         parser.exit(2, f"phases: --steps and --rounds must be at least 1, got {steps} and {args.rounds}\n")

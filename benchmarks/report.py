@@ -166,6 +166,15 @@ def text_table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(out)
 
 
+def parse_versions(parser, text: str, known, prog: str) -> list[str]:
+    """The comma-separated ``--versions`` as a list; an unknown or empty one exits 2 with one line."""
+    versions = [v.strip() for v in text.split(",") if v.strip()]
+    unknown = [v for v in versions if v not in known]
+    if unknown or not versions:
+        parser.exit(2, f"{prog}: unknown version(s) {unknown}; choose from {','.join(known)}\n")
+    return versions
+
+
 def markdown_table(header: list[str], rows: list[list[str]]) -> str:
     out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     out += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
