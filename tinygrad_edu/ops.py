@@ -1012,9 +1012,9 @@ class Conv2d(Primitive):
         ctx.channels_last = groups == 1 and _windows_channels_last(channels, kernel, dilation, stride, out_w)
         if ctx.channels_last:
             return _conv_forward_channels_last(ctx, x, weight, bias, (n, out_channels, out_h, out_w))
-        rows = weight[0].size + ctx.ones                                       # C/G*kH*kW, and a row of ones
+        rows = weight[0].size + ctx.ones               # X's rows per group: C/G*kH*kW, and the row of ones
         cols = _conv_columns(ctx, x, weight).reshape(groups, rows, n, out_h * out_w)  # X: (groups, rows, N, L)
-        w = _with_bias(weight.reshape(groups, out_channels // groups, weight[0].size), bias)  # [W b]: (groups, O/G, rows)
+        w = _with_bias(weight.reshape(groups, out_channels // groups, rows - ctx.ones), bias)  # [W b]: (groups, O/G, rows)
         if rows < _ONE_PRODUCT_FROM:  # a product per image, written in place: (N, groups, O/G, L)
             z = (w @ cols.transpose(2, 0, 1, 3)).reshape(n, out_channels, out_h, out_w)
         else:                                 # one product for the batch, (groups, O/G, N*L), then laid out
@@ -1031,8 +1031,8 @@ class Conv2d(Primitive):
         (n, out_channels, out_h, out_w), groups, need = g.shape, ctx.groups, ctx.needs_input_grad
         ones = ctx.ones and not isinstance(x, Tensor)  # (under create_graph X is recorded without the ones)
         kept, ctx.cols = ctx.cols if need[1] else None, None
-        rows, columns = weight[0].size, n * out_h * out_w                              # C/G*kH*kW, N*L
-        per_image = rows + ones < _ONE_PRODUCT_FROM
+        rows, columns = weight[0].size, n * out_h * out_w        # C/G*kH*kW (W's columns, X's rows without ones), N*L
+        per_image = rows + ones < _ONE_PRODUCT_FROM             # (as the forward chose)
         g_rows = None
         if need[0] or not per_image:
             g_rows = g.transpose(1, 0, 2, 3).reshape(groups, out_channels // groups, columns)  # G: (groups, O/G, N*L)
@@ -1207,7 +1207,7 @@ def _to_winners(g, winners, axis):
     gradient)."""
     if isinstance(g, Tensor):  # under create_graph
         return np.stack([g * won for won in winners], axis=axis)
-    strides = winners[0].strides
+    strides = winners[0].strides  # the new axis is given a stride just below axis - 1's, to sit next to it
     out = _empty_in_order(g.shape[:axis] + (len(winners),) + g.shape[axis:],
                           strides[:axis] + (strides[axis - 1] - 0.5,) + strides[axis:], g.dtype)
     for k, won in enumerate(winners):
