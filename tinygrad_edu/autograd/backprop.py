@@ -64,6 +64,7 @@ def sweep(roots, seeds, deliver, retain_graph=False, create_graph=False, visit=N
         if node.saved is None or node.made_at != _state["mutations"]:  # freed, or something changed since
             _check_usable(tensor)
     pending = {}  # id(tensor) -> the sum of the gradients its consumers have sent so far
+    checking = create_graph or _state["anomaly"]  # every gradient is converted or checked, not only odd ones
     for root, seed in zip(roots, seeds):
         if root._node is None:
             deliver(root, seed)
@@ -82,8 +83,9 @@ def sweep(roots, seeds, deliver, retain_graph=False, create_graph=False, visit=N
         for parent, parent_grad, needed in zip(node.inputs, input_grads, node.needs_input_grad):
             if parent_grad is None or not needed:
                 continue
-            if type(parent_grad) is not np.ndarray or parent_grad.dtype is not parent._data.dtype \
-                    or parent_grad.shape != parent._data.shape or create_graph or _state["anomaly"]:
+            data = parent._data
+            if checking or type(parent_grad) is not np.ndarray or parent_grad.dtype is not data.dtype \
+                    or parent_grad.shape != data.shape:
                 parent_grad = _checked(node, parent, parent_grad, create_graph)  # converted, or a clear error
             if parent._node is None:
                 deliver(parent, parent_grad)
@@ -106,7 +108,7 @@ def backward(root: Tensor, grad=None, retain_graph=None, create_graph=False, vis
     ``visit(node, grad_output, input_grads)``, if given, is called for every node the sweep runs
     (``tinygrad_edu.viz.trace_backward`` watches the sweep this way).
     """
-    if not root.requires_grad:
+    if not root._requires_grad:
         raise RuntimeError("backward() on a tensor that does not require grad: no input of the computation "
                            "had requires_grad=True (or it ran inside no_grad)")
     seed = _seed(root, grad, create_graph)
@@ -195,12 +197,13 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
 def _seed(root: Tensor, grad, create_graph: bool):
     """dL/dL: ones for a one-element loss, else the caller's ``grad`` (the vector in a vector-Jacobian product)."""
     if grad is None:
-        if root.data.size != 1:
+        data = root._data
+        if data.size != 1:
             raise RuntimeError(
                 f"backward() without a grad argument needs a one-element tensor, but this one has shape "
                 f"{root.shape}; call .sum() or .mean() first, or pass backward(grad) with that shape"
             )
-        seed = np.ones(root._data.shape, dtype=root._data.dtype)
+        seed = np.array(1, dtype=data.dtype) if data.ndim == 0 else np.ones(data.shape, dtype=data.dtype)
     elif isinstance(grad, Tensor) and create_graph:
         seed = grad if grad.dtype == root.dtype else grad.astype(root.dtype)
     else:
@@ -275,7 +278,8 @@ def _input_grads(node, output: Tensor, g, create_graph: bool) -> tuple:
         grads = (grads,) if n == 1 and type(grads) is not list else _as_gradient_tuple(node, grads)
     elif len(grads) != n:
         _check_gradient_count(node, grads)
-    if n > 1 and not create_graph and len(set(map(id, grads))) < n:  # x + y passes the same g to both
+    # x + y passes the same g to both (two inputs, the common case, are compared without building a set)
+    if n > 1 and not create_graph and (grads[0] is grads[1] if n == 2 else len(set(map(id, grads))) < n):
         grads = _distinct(grads)
     return grads
 

@@ -53,10 +53,10 @@ class SGD(Optimizer):
         lr, momentum = float(group["lr"]), float(group["momentum"])
         decay, dampening, nesterov = float(group["weight_decay"]), float(group["dampening"]), group["nesterov"]
         for p in group["params"]:
-            grad = p.grad
+            grad = p._grad
             if grad is None:
                 continue
-            theta, g = p.data, grad.data
+            theta, g = p._data, grad._data
             work = self._scratch(p, theta, 2 if (decay and nesterov) else 1)
             if decay:
                 np.multiply(theta, decay, out=work[0])
