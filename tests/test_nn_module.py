@@ -91,6 +91,37 @@ def test_shared_submodule_is_visited_once():
     model = nn.Sequential(shared, nn.ReLU(), shared)
     assert len(list(model.parameters())) == 2
     assert [name for name, _ in model.named_modules()] == ["", "0", "1"]
+    assert [name for name, _ in model.named_modules(remove_duplicate=False)] == ["", "0", "1", "2"]
+    assert [name for name, _ in model.named_parameters(remove_duplicate=False)] == \
+        ["0.weight", "0.bias", "2.weight", "2.bias"]
+
+
+def test_state_dict_of_a_module_used_twice_holds_it_under_both_names_and_loads_back():
+    shared = nn.Sequential(nn.Linear(2, 2, seed=0), nn.BatchNorm1d(2))
+    model = nn.Sequential(shared, nn.ReLU(), shared)
+    state = model.state_dict()
+    assert list(state) == [f"{i}.{k}" for i in (0, 2) for k in ("0.weight", "0.bias", "1.weight", "1.bias",
+                                                                 "1.running_mean", "1.running_var",
+                                                                 "1.num_batches_tracked")]
+    state = {k: v + 1 if v.dtype.kind == "f" else v for k, v in state.items()}
+    assert model.load_state_dict(state) == ([], [])
+    np.testing.assert_array_equal(shared[0].weight.data, state["2.0.weight"])
+    np.testing.assert_array_equal(shared[1].running_var, state["2.1.running_var"])
+    assert len(list(model.buffers())) == 3  # each buffer once, as parameters()
+
+
+def test_state_dict_of_a_module_used_twice_round_trips_with_torch():
+    torch = pytest.importorskip("torch", reason="torch is not installed: the optional PyTorch parity check is "
+                                                "skipped")
+    theirs_layer = torch.nn.Linear(2, 2)
+    theirs = torch.nn.Sequential(theirs_layer, torch.nn.ReLU(), theirs_layer)
+    ours_layer = nn.Linear(2, 2, seed=0)
+    ours = nn.Sequential(ours_layer, nn.ReLU(), ours_layer)
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    ours.load_state_dict({k: v.numpy() for k, v in theirs.state_dict().items()})
+    np.testing.assert_array_equal(ours_layer.weight.data, theirs_layer.weight.detach().numpy())
+    theirs.load_state_dict({k: torch.from_numpy(v * 2) for k, v in ours.state_dict().items()})
+    np.testing.assert_array_equal(theirs_layer.bias.detach().numpy(), ours_layer.bias.data * 2)
 
 
 def test_reassigning_an_attribute_replaces_the_registration():

@@ -128,12 +128,16 @@ class Module:
         self._buffers[name] = self._check_buffer(name, array)
         object.__setattr__(self, name, array)
 
-    def named_buffers(self, prefix: str = ""):
-        """(dotted name, array) for every buffer of this module and its descendants (None ones skipped)."""
-        for module_name, module in self.named_modules(prefix):
+    def named_buffers(self, prefix: str = "", remove_duplicate: bool = True):
+        """(dotted name, array) for every buffer of this module and its descendants (None ones skipped);
+        a buffer reachable by two paths is given once unless ``remove_duplicate=False`` (as in PyTorch)."""
+        seen = set()
+        for module_name, module in self.named_modules(prefix, remove_duplicate):
             for name, array in module._buffers.items():
-                if array is not None:
-                    yield (f"{module_name}.{name}" if module_name else name), array
+                if array is None or remove_duplicate and id(array) in seen:
+                    continue
+                seen.add(id(array))
+                yield (f"{module_name}.{name}" if module_name else name), array
 
     def buffers(self):
         """Every buffer array, in the order of ``named_buffers``."""
@@ -161,12 +165,16 @@ class Module:
         """Each direct sub-module, in registration order."""
         return (module for _, module in self._modules.items())
 
-    def named_modules(self, prefix: str = ""):
-        """(dotted name, module) for this module ("" ) and every descendant, depth first, each once."""
+    def named_modules(self, prefix: str = "", remove_duplicate: bool = True):
+        """(dotted name, module) for this module ("") and every descendant, depth first.
+
+        A module reachable by two paths (one layer used twice) is given once, under the first name met,
+        unless ``remove_duplicate=False``: then once per path, as ``state_dict`` needs (PyTorch's rule).
+        """
         seen, stack = set(), [(prefix, self)]
         while stack:
             name, module = stack.pop()
-            if id(module) in seen:
+            if remove_duplicate and id(module) in seen:
                 continue
             seen.add(id(module))
             yield name, module
@@ -181,10 +189,11 @@ class Module:
     def named_parameters(self, prefix: str = "", remove_duplicate: bool = True):
         """(dotted name, Parameter): this module's own parameters first, then each child's, recursively.
 
-        A Parameter shared by two modules appears once, under the first name met (as in PyTorch).
+        A Parameter shared by two modules (or a module used twice) appears once, under the first name
+        met, unless ``remove_duplicate=False``: then under every name (both as in PyTorch).
         """
         seen = set()
-        for module_name, module in self.named_modules(prefix):
+        for module_name, module in self.named_modules(prefix, remove_duplicate):
             for name, param in module._parameters.items():
                 if remove_duplicate and id(param) in seen:
                     continue
@@ -215,7 +224,8 @@ class Module:
     def state_dict(self) -> OrderedDict[str, np.ndarray]:
         """Dotted name -> a copy of each parameter's and buffer's array (``running_mean``, ``running_var``,
         ``num_batches_tracked``: PyTorch's keys), in PyTorch's order: module by module, depth first, each
-        module's own parameters, then its own buffers (shared parameters under each name).
+        module's own parameters, then its own buffers (a shared parameter, or a module used twice, under
+        each of its names, so that the dict loads into the same model built with ``torch.nn``).
 
         Copies, so a saved snapshot does not change when training continues.
 
@@ -224,7 +234,7 @@ class Module:
         ['0.weight', '0.bias', '0.running_mean', '0.running_var', '0.num_batches_tracked', '1.weight', '1.bias']
         """
         state = OrderedDict()
-        for module_name, module in self.named_modules():
+        for module_name, module in self.named_modules(remove_duplicate=False):
             prefix = f"{module_name}." if module_name else ""
             for name, param in module._parameters.items():
                 if param is not None:
@@ -256,9 +266,9 @@ class Module:
         if not hasattr(state_dict, "items"):
             raise TypeError(f"load_state_dict expects a dict of name -> array, got {type(state_dict).__name__}")
         own = OrderedDict(self.named_parameters(remove_duplicate=False))
-        own.update(self.named_buffers())
+        own.update(self.named_buffers(remove_duplicate=False))
         may_lack = {f"{module_name}.{name}" if module_name else name
-                    for module_name, module in self.named_modules()
+                    for module_name, module in self.named_modules(remove_duplicate=False)
                     for name in module._buffers_a_state_dict_may_lack}
         missing = [name for name in own if name not in state_dict and name not in may_lack]
         unexpected = [name for name in state_dict if name not in own]
