@@ -421,6 +421,32 @@ def test_max_pool_primitive_gives_the_gradient_to_the_last_nan_as_pytorch(window
     assert x.grad.tolist() == [[(np.array(expected) * 2).tolist()]]
 
 
+@pytest.mark.parametrize(("window", "kernel", "stride", "padding", "expected"), [
+    ([[1.0, 3.0, 2.0, 2.0], [3.0, 0.0, 2.0, 2.0]], 2, 1, 0, [[0.0, 2.0, 1.0, 0.0], [0.0, 0.0, 0.0, 0.0]]),
+    ([[2.0, 2.0, 2.0]], (1, 3), 1, 0, [[1.0, 0.0, 0.0]]),
+    ([[1.0, np.nan, 5.0, np.nan, 0.0]], (1, 3), 1, 0, [[0.0, 1.0, 0.0, 2.0, 0.0]]),
+    ([[-np.inf, -np.inf], [-np.inf, -np.inf]], 3, 2, 1, [[1.0, 0.0], [0.0, 0.0]]),
+    ([[-np.inf, 1.0, -np.inf]], (1, 3), 1, (0, 1), [[0.0, 3.0, 0.0]]),
+], ids=["ties overlap", "a 3-way tie", "nan windows", "all -inf with padding", "-inf beside the padding"])
+def test_composed_max_pool_gives_each_window_gradient_to_pytorchs_winner(window, kernel, stride, padding, expected):
+    """Overlapping or padded windows (unfold, then the winner picked by index) send a window's whole
+    gradient to one element, as PyTorch's max_pool2d: the first maximum, the last nan, never the padding."""
+    x = leaf(np.array([[window]]))
+    out = F.max_pool2d(x, kernel, stride=stride, padding=padding)
+    assert type(out.grad_fn).__name__ == "GetItem"
+    out.sum().backward()
+    assert x.grad.tolist() == [[expected]]
+
+
+def test_composed_max_pool_has_a_second_derivative():
+    """Picking by index is linear in x once the winners are fixed: the second derivative is zero, and the
+    gradient's own graph (scatter, fold) is recorded."""
+    x = leaf(np.random.default_rng(0).standard_normal((1, 2, 5, 5)))
+    (g,) = tg.autograd.grad(F.max_pool2d(x, 3, stride=2, padding=1).pow(2).sum(), x, create_graph=True)
+    assert tg.gradgradcheck(lambda t: F.max_pool2d(t, 3, stride=2, padding=1).pow(2).sum(), (x,))
+    assert g.requires_grad
+
+
 @pytest.mark.parametrize("kernel", [(1, 1), (1, 2), (2, 1), (2, 2)])
 def test_max_pool_primitive_output_never_shares_memory_with_its_input(kernel):
     """Even a 1x1 window (each output its one input) gives a new array: changing the output in place must not

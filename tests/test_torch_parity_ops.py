@@ -123,3 +123,26 @@ def test_values_and_gradients_equal_pytorch_float64(name, data):
         want = np.zeros(a.shape) if b.grad is None else b.grad.numpy()
         got = np.zeros(a.shape) if a.grad is None else a.grad.data
         np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-12, err_msg=f"{name}: gradient of input {i}")
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.data())
+def test_max_pool_sends_ties_nans_and_infinities_where_pytorch_does(data):
+    """Windows full of ties (values from {0, 1, 2}), nan, inf and -inf, over strides, paddings and overlapping
+    or tiling windows: the same values and the same gradient as torch, through a random upstream gradient."""
+    kernel = (data.draw(st.integers(1, 3)), data.draw(st.integers(1, 3)))
+    stride = (data.draw(st.integers(1, 3)), data.draw(st.integers(1, 3)))
+    padding = (data.draw(st.integers(0, kernel[0] // 2)), data.draw(st.integers(0, kernel[1] // 2)))
+    shape = (data.draw(st.integers(1, 2)), data.draw(st.integers(1, 2)),
+             data.draw(st.integers(kernel[0], 7)), data.draw(st.integers(kernel[1], 7)))
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
+    x = rng.choice(np.array([0.0, 1.0, 2.0, np.nan, np.inf, -np.inf]), size=shape, p=[0.3, 0.3, 0.2, 0.05, 0.05, 0.1])
+    theirs = torch.tensor(x, requires_grad=True)
+    out = torch.nn.functional.max_pool2d(theirs, kernel, stride=stride, padding=padding)
+    seed = rng.standard_normal(out.shape)
+    out.backward(torch.tensor(seed))
+    ours = tg.Tensor(x, requires_grad=True)
+    mine = tg.nn.functional.max_pool2d(ours, kernel, stride=stride, padding=padding)
+    mine.backward(seed)
+    np.testing.assert_array_equal(mine.data, out.detach().numpy())
+    np.testing.assert_allclose(ours.grad.data, theirs.grad.numpy(), rtol=1e-12, atol=1e-12)

@@ -232,10 +232,13 @@ def max_pool2d(input: Tensor, kernel_size, stride=None, padding=0) -> Tensor:
     """The max of each kH x kW window: ``(N, C, H, W) -> (N, C, out_h, out_w)``; ``stride`` defaults to the
     kernel size, the padding is -inf (it never wins) and at most half the kernel (PyTorch's rules).
 
-    The gradient goes to the window's maximum (split evenly among exact ties, where PyTorch picks one).
-    Windows that tile the input (stride = kernel, no padding, sizes multiples of the kernel, e.g. the
-    usual 2x2) run the primitive ``ops.MaxPool2d``, which reads them in place; other windows run
-    unfold + max.
+    The whole gradient of a window goes to one element, PyTorch's winner: the first maximum in row-major
+    order; in a window holding nan, the last nan (the output is nan); in a window whose values are all
+    -inf, its first element inside the input (padding never wins). Windows that tile the input (stride =
+    kernel, no padding, sizes multiples of the kernel, e.g. the usual 2x2) run the primitive
+    ``ops.MaxPool2d``, which reads them in place; other windows run unfold, then pick each window's
+    winner by indexing (see ``_window_winners``), so that the gradient is indexing's: scattered back to
+    the winner, and folded back into the image.
     """
     input = _as_tensor(input)
     kernel = _pair(kernel_size, "kernel_size", "max_pool2d")
@@ -243,7 +246,36 @@ def max_pool2d(input: Tensor, kernel_size, stride=None, padding=0) -> Tensor:
     if (input.ndim == 4 and step == kernel and _pair(padding, "padding", "max_pool2d") == (0, 0) and min(kernel) >= 1
             and input.shape[2] % kernel[0] == 0 and input.shape[3] % kernel[1] == 0 and input.size > 0):
         return ops.MaxPool2d.apply(input, kernel_size=kernel)
-    return _pool_windows(input, kernel_size, stride, padding, "max_pool2d", -np.inf).max(axis=2)
+    windows = _pool_windows(input, kernel_size, stride, padding, "max_pool2d", -np.inf)  # (N, C, kH*kW, oh, ow)
+    return windows[_window_winners(windows.data, input.shape, kernel, step, _pair(padding, "padding", "max_pool2d"))]
+
+
+def _window_winners(values: np.ndarray, shape, kernel, stride, padding) -> tuple:
+    """The index into ``values`` (N, C, kH*kW, out_h, out_w), the unfolded windows of an input of ``shape``
+    padded with -inf, of each window's winner as PyTorch's max-pooling kernel picks it: reading the window
+    in row-major order, a value takes over when it is larger than the maximum so far or is nan; the first
+    element inside the input starts as the maximum. So ties go to the first maximum, a nan window to its last
+    nan, and an all -inf window to its first element inside the input (padding never wins).
+
+    Which element wins is a decision on the values, not a derivative: the max is then plain indexing,
+    whose gradient (scatter) sends g to the winner alone."""
+    winner = np.argmax(values, axis=2)  # the first maximum (np.argmax takes the first nan as the maximum)
+    if values.dtype.kind == "f":
+        nan = np.isnan(values)
+        if nan.any():  # the last nan: the first one reading the window backwards
+            last_nan = values.shape[2] - 1 - np.argmax(nan[:, :, ::-1], axis=2)
+            winner = np.where(nan.any(axis=2), last_nan, winner)
+        if max(padding) > 0:  # an all -inf window: its first element inside the input, not the padding
+            inside = np.zeros((1, 1, shape[2] + 2 * padding[0], shape[3] + 2 * padding[1]), dtype=bool)
+            inside[..., padding[0]:padding[0] + shape[2], padding[1]:padding[1] + shape[3]] = True
+            windows = ops._window_view(inside, kernel, (1, 1), stride)  # (1, 1, out_h, out_w, kH, kW)
+            first_inside = np.argmax(windows.reshape(windows.shape[:4] + (-1,)), axis=4)
+            all_minus_inf = np.take_along_axis(values, winner[:, :, None], axis=2)[:, :, 0] == -np.inf
+            winner = np.where(all_minus_inf, first_inside, winner)
+    n, c, _, out_h, out_w = values.shape
+    return (np.arange(n)[:, None, None, None], np.arange(c)[None, :, None, None], winner,
+            np.arange(out_h)[None, None, :, None], np.arange(out_w)[None, None, None, :])
+
 
 
 def avg_pool2d(input: Tensor, kernel_size, stride=None, padding=0) -> Tensor:
