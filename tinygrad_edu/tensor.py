@@ -318,8 +318,11 @@ class Tensor(PythonProtocols):
         return ops.Mul.apply(*_operands(other, self))
 
     def __neg__(self):
-        if self._data.dtype.kind in "ub":  # -x of unsigned integers wraps around (NumPy and PyTorch alike)
-            return Tensor._from_op(np.negative(self._data), None)
+        """-x = x * -1, recorded as a product when x needs a gradient; otherwise there is nothing to record,
+        and the array is negated directly (the target in ``pred - target``: a constant). -x of unsigned
+        integers wraps around, as in NumPy and PyTorch; -x of booleans is refused, as there."""
+        if self._data.dtype.kind in "ub" or not (self._requires_grad and function.is_grad_enabled()):
+            return Tensor._from_op(np.negative(self._data, out=np.empty_like(self._data)), None)  # (0-d stays an array)
         return self * -1
 
     def __sub__(self, other):
