@@ -137,3 +137,20 @@ def test_integer_images_are_normalised_in_the_layers_float32(dtype, training):
     assert outs[0].dtype == np.float32
     np.testing.assert_allclose(outs[0].data, outs[1].data, rtol=1e-6, atol=1e-5)
     np.testing.assert_allclose(layers[0].running_mean.data, layers[1].running_mean.data, rtol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.int8, np.int32, np.int64, np.bool_])
+@pytest.mark.parametrize(("kernel", "stride", "padding"), [(3, 2, 1), (2, 1, 1), ((1, 3), (1, 2), (0, 1))])
+def test_max_pool_of_padded_integer_and_boolean_images_keeps_the_dtype_and_never_lets_padding_win(dtype, kernel,
+                                                                                                  stride, padding):
+    """The padding of an integer image is the type's lowest value (of a boolean one, False) where a float's
+    is -inf: the max of each window equals the max over its elements inside the image."""
+    rng = np.random.default_rng(0)
+    low = 0 if dtype in (np.uint8, np.bool_) else np.iinfo(dtype).min
+    x = (rng.integers(0, 2, size=(2, 3, 5, 6)) if dtype is np.bool_ else rng.integers(-4, 5, size=(2, 3, 5, 6)))
+    x = np.where(rng.random(x.shape) < 0.3, low, x).astype(dtype)
+    with np.errstate(all="raise"):
+        out = F.max_pool2d(Tensor(x), kernel, stride=stride, padding=padding)
+    as_float = F.max_pool2d(Tensor(x.astype(np.float64)), kernel, stride=stride, padding=padding)
+    assert out.dtype == dtype
+    np.testing.assert_array_equal(out.data.astype(np.float64), as_float.data)

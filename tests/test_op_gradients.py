@@ -6,6 +6,8 @@ One table drives it all: each row names an op, draws its inputs and says how to 
 also checks the forward value against the plain NumPy reference.
 """
 
+import warnings
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -445,6 +447,32 @@ def test_composed_max_pool_has_a_second_derivative():
     (g,) = tg.autograd.grad(F.max_pool2d(x, 3, stride=2, padding=1).pow(2).sum(), x, create_graph=True)
     assert tg.gradgradcheck(lambda t: F.max_pool2d(t, 3, stride=2, padding=1).pow(2).sum(), (x,))
     assert g.requires_grad
+
+
+LOSERS_GET_ZERO = {  # op, x, the elements that lose (get no gradient) for x = [-1, 2, 0, 5, 1, 1]
+    "relu": (lambda t: t.relu(), [0, 2]),
+    "clip": (lambda t: t.clip(0, 1), [1, 3]),
+    "maximum": (lambda t: t.maximum(tg.Tensor(np.array(1.0))), [0, 2]),
+    "minimum": (lambda t: t.minimum(tg.Tensor(np.array(1.0))), [1, 3]),
+    "max_pool2d tiling": (lambda t: F.max_pool2d(t.reshape(1, 1, 2, 3), (1, 3)).reshape(-1), [0, 2, 4, 5]),
+    "max_pool2d overlapping": (lambda t: F.max_pool2d(t.reshape(1, 1, 1, 6), (1, 2), stride=1).reshape(-1), [0, 2]),
+}
+
+
+@pytest.mark.parametrize("create_graph", [False, True], ids=["arrays", "create_graph"])
+@pytest.mark.parametrize("name", list(LOSERS_GET_ZERO))
+def test_an_element_that_loses_gets_zero_even_from_an_inf_or_nan_gradient(name, create_graph):
+    """relu, clip, maximum/minimum and max pooling send no gradient to an element that lost, whatever the
+    upstream gradient holds: g * 0 would make inf or nan into nan there (PyTorch gives 0)."""
+    op, losers = LOSERS_GET_ZERO[name]
+    x = leaf(np.array([-1.0, 2.0, 0.0, 5.0, 1.0, 1.0]))
+    out = op(x)
+    seed = np.resize(np.array([np.inf, np.nan, -np.inf, 1.0, np.inf, 2.0]), out.shape)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # and no "invalid value" warning on the way
+        (grad,) = tg.autograd.grad(out, x, seed, create_graph=create_graph)
+    assert np.all(grad.data[losers] == 0)
+    assert not np.isfinite(grad.data).all()  # the winners' inf and nan do pass
 
 
 @pytest.mark.parametrize("kernel", [(1, 1), (1, 2), (2, 1), (2, 2)])

@@ -146,3 +146,22 @@ def test_max_pool_sends_ties_nans_and_infinities_where_pytorch_does(data):
     mine.backward(seed)
     np.testing.assert_array_equal(mine.data, out.detach().numpy())
     np.testing.assert_allclose(ours.grad.data, theirs.grad.numpy(), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["relu", "clamp", "maximum", "max_pool2d"])
+def test_masked_gradients_meet_inf_and_nan_as_pytorchs(name):
+    """An upstream gradient holding inf and nan: the elements that lost get 0, as in torch."""
+    rng = np.random.default_rng(0)
+    x = rng.integers(-2, 3, (2, 3, 4, 6)).astype(np.float64)
+    ops = {"relu": (lambda t: torch.relu(t), lambda t: t.relu()),
+           "clamp": (lambda t: t.clamp(-1, 1), lambda t: t.clip(-1, 1)),
+           "maximum": (lambda t: torch.maximum(t, torch.zeros(())), lambda t: t.maximum(tg.Tensor(np.array(0.0)))),
+           "max_pool2d": (lambda t: torch.nn.functional.max_pool2d(t, 2), lambda t: tg.nn.functional.max_pool2d(t, 2))}
+    theirs_op, ours_op = ops[name]
+    theirs = torch.tensor(x, requires_grad=True)
+    out = theirs_op(theirs)
+    seed = rng.choice(np.array([1.0, -2.0, np.inf, -np.inf, np.nan]), size=out.shape)
+    out.backward(torch.tensor(seed))
+    ours = tg.Tensor(x, requires_grad=True)
+    ours_op(ours).backward(seed)
+    np.testing.assert_array_equal(ours.grad.data, theirs.grad.numpy())

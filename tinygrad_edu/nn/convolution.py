@@ -230,7 +230,8 @@ def _pool_windows(input, kernel_size, stride, padding, fn, pad_value):
 
 def max_pool2d(input: Tensor, kernel_size, stride=None, padding=0) -> Tensor:
     """The max of each kH x kW window: ``(N, C, H, W) -> (N, C, out_h, out_w)``; ``stride`` defaults to the
-    kernel size, the padding is -inf (it never wins) and at most half the kernel (PyTorch's rules).
+    kernel size, the padding is at most half the kernel and never wins (PyTorch's rules): -inf (the
+    lowest integer, for integer images). Integer images stay integer.
 
     The whole gradient of a window goes to one element, PyTorch's winner: the first maximum in row-major
     order; in a window holding nan, the last nan (the output is nan); in a window whose values are all
@@ -246,7 +247,9 @@ def max_pool2d(input: Tensor, kernel_size, stride=None, padding=0) -> Tensor:
     if (input.ndim == 4 and step == kernel and _pair(padding, "padding", "max_pool2d") == (0, 0) and min(kernel) >= 1
             and input.shape[2] % kernel[0] == 0 and input.shape[3] % kernel[1] == 0 and input.size > 0):
         return ops.MaxPool2d.apply(input, kernel_size=kernel)
-    windows = _pool_windows(input, kernel_size, stride, padding, "max_pool2d", -np.inf)  # (N, C, kH*kW, oh, ow)
+    kind = input.dtype.kind  # padded with the dtype's lowest value: -inf, an integer type's minimum, False
+    lowest = -np.inf if kind in "fc" else np.iinfo(input.dtype).min if kind in "iu" else False
+    windows = _pool_windows(input, kernel_size, stride, padding, "max_pool2d", lowest)  # (N, C, kH*kW, oh, ow)
     return windows[_window_winners(windows.data, input.shape, kernel, step, _pair(padding, "padding", "max_pool2d"))]
 
 
