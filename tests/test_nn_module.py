@@ -355,3 +355,14 @@ def test_repr_reads_like_pytorchs_module_tree():
         ")"
     )
     assert repr(TwoLayer()).splitlines()[1] == "  (fc1): Linear(in_features=3, out_features=4, bias=True)"
+
+
+@pytest.mark.parametrize("value", [None, "abc"], ids=["None", "a string"])
+def test_load_state_dict_names_a_value_that_is_not_an_array_of_numbers(value):
+    model = nn.Linear(2, 3, seed=0)
+    state = model.state_dict()
+    before = model.weight.data.copy()
+    state["bias"] = value
+    with pytest.raises(KeyError, match=f"values that are not numbers: bias: checkpoint holds {type(value).__name__}"):
+        model.load_state_dict(state)
+    np.testing.assert_array_equal(model.weight.data, before)  # nothing loaded

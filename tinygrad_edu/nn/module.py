@@ -276,10 +276,10 @@ class Module:
         for name, param in own.items():
             if name in state_dict:
                 value = np.asarray(state_dict[name].data if isinstance(state_dict[name], Tensor) else state_dict[name])
-                if value.shape != param.shape:
+                if value.dtype.kind not in "biuf":  # None, strings: checked up front, so none half-loads the model
+                    not_numbers.append(f"{name}: checkpoint holds {type(state_dict[name]).__name__} (dtype {value.dtype})")
+                elif value.shape != param.shape:
                     mismatched.append(f"{name}: checkpoint {value.shape} vs model {param.shape}")
-                elif value.dtype.kind not in "biuf":  # checked up front, so a bad entry cannot half-load the model
-                    not_numbers.append(f"{name}: checkpoint dtype {value.dtype}")
         problems = []
         if strict and missing:
             problems.append("missing keys: " + ", ".join(missing))
