@@ -366,3 +366,48 @@ def test_load_state_dict_names_a_value_that_is_not_an_array_of_numbers(value):
     with pytest.raises(KeyError, match=f"values that are not numbers: bias: checkpoint holds {type(value).__name__}"):
         model.load_state_dict(state)
     np.testing.assert_array_equal(model.weight.data, before)  # nothing loaded
+
+
+class WithCachedMask(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.layer = nn.Linear(2, 2, seed=0)
+        self.register_buffer("mask", np.ones(2), persistent=False)
+        self.register_buffer("count", np.zeros((), dtype=np.int64))
+
+
+def test_a_non_persistent_buffer_is_a_buffer_but_stays_out_of_the_state_dict():
+    model = WithCachedMask()
+    assert [name for name, _ in model.named_buffers()] == ["mask", "count"]
+    assert list(model.state_dict()) == ["count", "layer.weight", "layer.bias"]
+    assert model.load_state_dict(model.state_dict()) == ([], [])  # the mask is not expected
+    with pytest.raises(KeyError, match="unexpected keys: mask"):
+        model.load_state_dict({**model.state_dict(), "mask": np.zeros(2)})
+    model.register_buffer("mask", np.ones(2))  # registered again as persistent: saved again
+    assert "mask" in model.state_dict()
+
+
+def test_recurse_false_lists_only_the_modules_own_parameters_and_buffers():
+    model = WithCachedMask()
+    assert list(model.parameters(recurse=False)) == []
+    assert [name for name, _ in model.layer.named_parameters(recurse=False)] == ["weight", "bias"]
+    assert [name for name, _ in model.named_buffers(recurse=False)] == ["mask", "count"]
+    assert len(list(nn.Sequential(nn.BatchNorm1d(2)).buffers(recurse=False))) == 0
+
+
+def test_buffers_and_recurse_match_torch():
+    torch = pytest.importorskip("torch", reason="torch is not installed: the optional PyTorch parity check is "
+                                                "skipped")
+
+    class Theirs(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.layer = torch.nn.Linear(2, 2)
+            self.register_buffer("mask", torch.ones(2), persistent=False)
+            self.register_buffer("count", torch.zeros((), dtype=torch.int64))
+
+    theirs, ours = Theirs(), WithCachedMask()
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    assert [n for n, _ in ours.named_buffers()] == [n for n, _ in theirs.named_buffers()]
+    assert [n for n, _ in ours.named_parameters(recurse=False)] == [n for n, _ in theirs.named_parameters(recurse=False)]
+    ours.load_state_dict({k: v.numpy() for k, v in theirs.state_dict().items()})

@@ -66,6 +66,7 @@ class Module:
         object.__setattr__(self, "_parameters", OrderedDict())
         object.__setattr__(self, "_modules", OrderedDict())
         object.__setattr__(self, "_buffers", OrderedDict())
+        object.__setattr__(self, "_non_persistent_buffers", set())  # names of buffers kept out of state_dict
         object.__setattr__(self, "training", True)
 
     # ---- registration --------------------------------------------------------------------------
@@ -89,6 +90,7 @@ class Module:
 
     def __delattr__(self, name):
         self._buffers.pop(name, None)
+        self._non_persistent_buffers.discard(name)
         self._parameters.pop(name, None)
         self._modules.pop(name, None)
         object.__delattr__(self, name)
@@ -109,11 +111,13 @@ class Module:
             raise TypeError(f"buffer {name!r} must be a numpy.ndarray or None, got {type(array).__name__}")
         return array
 
-    def register_buffer(self, name: str, array):
+    def register_buffer(self, name: str, array, persistent: bool = True):
         """Register ``array`` (a ``numpy.ndarray``, or None) as state that is saved but not trained, such as
         BatchNorm's ``running_mean``: it appears in ``buffers()``, ``named_buffers()`` and ``state_dict()``
         (under PyTorch's key) and is cast by ``double()``/``float()``, but never in ``parameters()``.
-        Assigning ``self.name = new_array`` later replaces it.
+        Assigning ``self.name = new_array`` later replaces it. ``persistent=False`` keeps it out of
+        ``state_dict()`` (and ``load_state_dict`` does not expect it), as in PyTorch: state derived from
+        the rest, such as a cached mask.
 
         >>> from tinygrad_edu import nn
         >>> m = nn.Module()
@@ -126,22 +130,28 @@ class Module:
         if name in self._parameters or name in self._modules:
             raise KeyError(f"register_buffer: {name!r} is already a parameter or module of {type(self).__name__}")
         self._buffers[name] = self._check_buffer(name, array)
+        if persistent:
+            self._non_persistent_buffers.discard(name)
+        else:
+            self._non_persistent_buffers.add(name)
         object.__setattr__(self, name, array)
 
-    def named_buffers(self, prefix: str = "", remove_duplicate: bool = True):
-        """(dotted name, array) for every buffer of this module and its descendants (None ones skipped);
-        a buffer reachable by two paths is given once unless ``remove_duplicate=False`` (as in PyTorch)."""
+    def named_buffers(self, prefix: str = "", recurse: bool = True, remove_duplicate: bool = True):
+        """(dotted name, array) for every buffer of this module and (``recurse``) its descendants (None ones
+        skipped); a buffer reachable by two paths is given once unless ``remove_duplicate=False`` (as in
+        PyTorch)."""
         seen = set()
-        for module_name, module in self.named_modules(prefix, remove_duplicate):
+        modules = self.named_modules(prefix, remove_duplicate) if recurse else [(prefix, self)]
+        for module_name, module in modules:
             for name, array in module._buffers.items():
                 if array is None or remove_duplicate and id(array) in seen:
                     continue
                 seen.add(id(array))
                 yield (f"{module_name}.{name}" if module_name else name), array
 
-    def buffers(self):
+    def buffers(self, recurse: bool = True):
         """Every buffer array, in the order of ``named_buffers``."""
-        return (array for _, array in self.named_buffers())
+        return (array for _, array in self.named_buffers(recurse=recurse))
 
     def add_module(self, name: str, module):
         """Register a child module under ``name`` (used by containers, whose names are "0", "1", ...)."""
@@ -186,23 +196,26 @@ class Module:
         """This module and every descendant, depth first, each once."""
         return (module for _, module in self.named_modules())
 
-    def named_parameters(self, prefix: str = "", remove_duplicate: bool = True):
-        """(dotted name, Parameter): this module's own parameters first, then each child's, recursively.
+    def named_parameters(self, prefix: str = "", recurse: bool = True, remove_duplicate: bool = True):
+        """(dotted name, Parameter): this module's own parameters first, then (``recurse``) each child's,
+        recursively.
 
         A Parameter shared by two modules (or a module used twice) appears once, under the first name
         met, unless ``remove_duplicate=False``: then under every name (both as in PyTorch).
         """
         seen = set()
-        for module_name, module in self.named_modules(prefix, remove_duplicate):
+        modules = self.named_modules(prefix, remove_duplicate) if recurse else [(prefix, self)]
+        for module_name, module in modules:
             for name, param in module._parameters.items():
                 if remove_duplicate and id(param) in seen:
                     continue
                 seen.add(id(param))
                 yield (f"{module_name}.{name}" if module_name else name), param
 
-    def parameters(self):
-        """Every Parameter of the model once, in a stable order (that of ``named_parameters``)."""
-        return (param for _, param in self.named_parameters())
+    def parameters(self, recurse: bool = True):
+        """Every Parameter of the model once, in a stable order (that of ``named_parameters``); with
+        ``recurse=False`` only this module's own."""
+        return (param for _, param in self.named_parameters(recurse=recurse))
 
     # ---- modes and gradients -------------------------------------------------------------------
     def train(self, mode: bool = True):
@@ -240,9 +253,16 @@ class Module:
                 if param is not None:
                     state[prefix + name] = param.data.copy()
             for name, array in module._buffers.items():
-                if array is not None:
+                if array is not None and name not in module._non_persistent_buffers:
                     state[prefix + name] = np.array(array, copy=True)
         return state
+
+    def _saved_buffers(self):
+        """(dotted name, array) of every buffer ``state_dict`` holds: persistent, not None, under every path."""
+        for module_name, module in self.named_modules(remove_duplicate=False):
+            for name, array in module._buffers.items():
+                if array is not None and name not in module._non_persistent_buffers:
+                    yield (f"{module_name}.{name}" if module_name else name), array
 
     def load_state_dict(self, state_dict, strict: bool = True):
         """Copy arrays from ``state_dict`` into the parameters, in place (their dtype is kept).
@@ -266,7 +286,7 @@ class Module:
         if not hasattr(state_dict, "items"):
             raise TypeError(f"load_state_dict expects a dict of name -> array, got {type(state_dict).__name__}")
         own = OrderedDict(self.named_parameters(remove_duplicate=False))
-        own.update(self.named_buffers(remove_duplicate=False))
+        own.update(self._saved_buffers())
         may_lack = {f"{module_name}.{name}" if module_name else name
                     for module_name, module in self.named_modules(remove_duplicate=False)
                     for name in module._buffers_a_state_dict_may_lack}
