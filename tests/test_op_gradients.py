@@ -475,6 +475,39 @@ def test_an_element_that_loses_gets_zero_even_from_an_inf_or_nan_gradient(name, 
     assert not np.isfinite(grad.data).all()  # the winners' inf and nan do pass
 
 
+@pytest.mark.parametrize("op", ["relu", "maximum", "minimum"])
+def test_a_nan_input_passes_the_gradient_on_as_pytorch(op):
+    """PyTorch blocks the gradient only where the input is known to lose (x <= 0 for relu, x < y for
+    maximum): a nan, neither, gets g (and for maximum/minimum the other side too)."""
+    x, y = leaf(np.array([np.nan, 1.0, -1.0])), leaf(np.array(0.0))
+    out = {"relu": lambda: x.relu(), "maximum": lambda: x.maximum(y), "minimum": lambda: x.minimum(y)}[op]()
+    out.backward(np.array([2.0, 3.0, 4.0]))
+    assert x.grad.tolist() == {"relu": [2.0, 3.0, 0.0], "maximum": [2.0, 3.0, 0.0], "minimum": [2.0, 0.0, 4.0]}[op]
+    if op != "relu":
+        assert y.grad.item() == 2.0 + (4.0 if op == "maximum" else 3.0)
+
+
+def test_backward_meeting_inf_minus_inf_gives_nan():
+    """inf - inf is nan in an unbroadcast sum and when a second backward adds into .grad, as in PyTorch (NumPy
+    also says so, with a RuntimeWarning pointing at where it happened; PyTorch is silent)."""
+    x, y = leaf(np.array([1.0, 3.0])), leaf(np.array(1.0))
+    with np.errstate(invalid="ignore"):
+        x.minimum(y).backward(np.array([np.inf, -np.inf]))
+        out = x * 2
+        out.backward(np.array([np.inf, 1.0]), retain_graph=True)
+        out.backward(np.array([-np.inf, 1.0]))
+    assert np.isnan(y.grad.item()) and np.isnan(x.grad.data[0])
+
+
+def test_grad_keeps_the_leafs_layout_when_a_second_backward_adds_another_layout():
+    x = leaf(np.ascontiguousarray(np.random.default_rng(0).random((2, 4, 5, 3))).transpose(0, 3, 1, 2))  # channels last
+    out = x * 2
+    out.backward(np.ones(out.shape), retain_graph=True)
+    out.backward(np.ones(out.shape)[..., ::-1])  # a gradient laid out otherwise
+    assert x.grad.data.strides == x.data.strides
+    np.testing.assert_array_equal(x.grad.data, 4.0)
+
+
 @pytest.mark.parametrize("kernel", [(1, 1), (1, 2), (2, 1), (2, 2)])
 def test_max_pool_primitive_output_never_shares_memory_with_its_input(kernel):
     """Even a 1x1 window (each output its one input) gives a new array: changing the output in place must not

@@ -64,17 +64,17 @@ def masked(g, mask):
         zero = Tensor._from_op(np.zeros((), dtype=g.dtype), None)
         kept = Where.apply(g, zero, condition=np.broadcast_to(mask != 0, np.broadcast_shapes(g.shape, mask.shape)))
         return kept if mask.dtype == bool else kept * mask
-    with np.errstate(invalid="ignore", over="ignore"):  # inf * 0, or a sum overflowing, only leads to where()
-        product = g * mask
-        if _all_finite(g):
-            return product
-    return np.where(mask != 0, product, 0)
+    if _all_finite(g):
+        return g * mask
+    with np.errstate(invalid="ignore"):  # inf * 0 = nan, about to be replaced by 0: not worth a warning
+        return np.where(mask != 0, g * mask, 0)
 
 
 def _all_finite(g: np.ndarray) -> bool:
     """Whether g holds no nan or inf, told by its sum (one read, no temporary; a sum overflowing to inf
-    says no too, which only costs the slow path). Call it inside np.errstate(invalid=, over="ignore")."""
-    return bool(np.isfinite(np.add.reduce(g, axis=None)))
+    says no too, which only costs the slow path)."""
+    with np.errstate(invalid="ignore", over="ignore"):  # inf - inf or an overflow in the sum: just "no"
+        return bool(np.isfinite(np.add.reduce(g, axis=None)))
 
 
 def _broadcast_error(op: str, *arrays) -> ValueError:
@@ -238,8 +238,8 @@ class Abs(Primitive):
 
 
 class ReLU(Primitive):
-    """z = max(x, 0).  dz/dx = 1 where x > 0, else 0:  dL/dx = g * [z > 0] (0 where z = 0 whatever g holds,
-    see ``masked``)."""
+    """z = max(x, 0).  dz/dx = 1 where x > 0, else 0:  dL/dx = g * [not z <= 0] (0 where z = 0 whatever g
+    holds, see ``masked``; a nan passes g on, as PyTorch's ``x <= 0 ? 0 : g``)."""
 
     @staticmethod
     def forward(ctx, x):
@@ -250,7 +250,7 @@ class ReLU(Primitive):
     @staticmethod
     def backward(ctx, g):
         (z,) = ctx.saved
-        return masked(g, z > 0)
+        return masked(g, ~(z <= 0))
 
 
 class LeakyReLU(Primitive):
@@ -295,8 +295,9 @@ class Clip(Primitive):
 class Maximum(Primitive):
     """z = max(x, y) elementwise (broadcasting).  dz/dx = 1 where x > y, 0 where x < y; at a tie the
     gradient is split evenly, 1/2 each (PyTorch's convention):
-        dL/dx = g * ([x > y] + [x == y] / 2),   dL/dy = g * ([y > x] + [x == y] / 2)
-    (the loser gets 0 whatever g holds, see ``masked``).
+        dL/dx = g * (1 - [x < y] - [x == y] / 2),   dL/dy = g * (1 - [y < x] - [x == y] / 2)
+    (the loser gets 0 whatever g holds, see ``masked``; where either is nan, nothing is less or equal,
+    and both get g, as in PyTorch).
     """
 
     @staticmethod
@@ -310,9 +311,9 @@ class Maximum(Primitive):
     @staticmethod
     def backward(ctx, g):
         x, y = ctx.saved
-        share_x = (x > y) + 0.5 * (x == y)
-        return (unbroadcast(masked(g, share_x), x.shape) if ctx.needs_input_grad[0] else None,
-                unbroadcast(masked(g, 1 - share_x), y.shape) if ctx.needs_input_grad[1] else None)
+        tie = 0.5 * (x == y)
+        return (unbroadcast(masked(g, 1 - (x < y) - tie), x.shape) if ctx.needs_input_grad[0] else None,
+                unbroadcast(masked(g, 1 - (y < x) - tie), y.shape) if ctx.needs_input_grad[1] else None)
 
 
 class Where(Primitive):
@@ -1207,8 +1208,7 @@ class MaxPool2d(Primitive):
     def backward(ctx, g):
         row_winner, column_winner = ctx.winners
         (n, c, height, width), kw = ctx.shape, len(column_winner)
-        with np.errstate(invalid="ignore", over="ignore"):
-            finite = isinstance(g, Tensor) or _all_finite(g)  # else g * 0 would give a loser nan (see ``masked``)
+        finite = isinstance(g, Tensor) or _all_finite(g)  # else g * 0 would give a loser nan (see ``masked``)
         g_row_max = _to_winners(g, row_winner, 3, finite).reshape(n, c, height, width // kw)
         return _to_winners(g_row_max, column_winner, 4, finite).reshape(n, c, height, width)
 

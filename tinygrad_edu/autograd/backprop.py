@@ -220,8 +220,10 @@ def _add(a, b):
 
 
 def _sum(grad: Tensor, g, create_graph: bool) -> Tensor:
-    """grad + g as a new ``.grad`` Tensor."""
-    return grad + g if create_graph else Tensor._from_op(_add(grad.data, g), None)
+    """grad + g as a new ``.grad`` Tensor, laid out as ``grad`` was (as the tensor itself, see ``_as_grad``)."""
+    if create_graph:
+        return grad + g
+    return Tensor._from_op(np.add(grad._data, g, out=np.empty_like(grad._data)), None)
 
 
 def _as_grad(g, create_graph: bool, like: np.ndarray) -> Tensor:
