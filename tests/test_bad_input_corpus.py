@@ -202,7 +202,7 @@ STATE = [
      KeyError, r"shape mismatches: weight: checkpoint \(2, 2\) vs model \(1, 2\)"),
     ("load_state_dict of strings", lambda f: nn.Linear(2, 1).load_state_dict({"weight": np.array([["a", "b"]]),
                                                                               "bias": np.ones(1)}),
-     KeyError, r"values that are not numbers: weight: checkpoint holds ndarray \(dtype <U1\)"),
+     KeyError, r"values that are not numbers: weight: checkpoint dtype <U1"),
     ("load_state_dict from another MLP", lambda f: nn.MLP([4, 5, 2]).load_state_dict(
         tg.load(f.model)["state_dict"]), KeyError, r"0.weight: checkpoint \(3, 4\) vs model \(5, 4\)"),
     ("load_state_dict of a list", lambda f: nn.Linear(2, 1).load_state_dict([1, 2]), TypeError,

@@ -195,7 +195,7 @@ def _check_state(path, model, state, architecture):
     """Compare the saved weights and buffers with the architecture they claim, naming the first mismatch;
     a parameter or running statistic holding nan or inf is refused too, by name."""
     expected = model.state_dict()
-    kinds = {name: "buffer" for name, _ in model.named_buffers()}
+    kinds = {name: "buffer" for name, _ in model._saved_buffers()}
     kinds.update((name, "parameter") for name, _ in model.named_parameters(remove_duplicate=False))
     arch = str(architecture)
     missing, extra = sorted(set(expected) - set(state)), sorted(set(state) - set(expected))

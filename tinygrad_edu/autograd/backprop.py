@@ -203,6 +203,7 @@ def _seed(root: Tensor, grad, create_graph: bool):
                 f"backward() without a grad argument needs a one-element tensor, but this one has shape "
                 f"{root.shape}; call .sum() or .mean() first, or pass backward(grad) with that shape"
             )
+        # (np.array for the usual 0-d loss: np.ones costs three times as much, in a loop of tiny steps)
         seed = np.array(1, dtype=data.dtype) if data.ndim == 0 else np.ones(data.shape, dtype=data.dtype)
     elif isinstance(grad, Tensor) and create_graph:
         seed = grad if grad.dtype == root.dtype else grad.astype(root.dtype)

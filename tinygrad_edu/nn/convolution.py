@@ -249,36 +249,42 @@ def max_pool2d(input: Tensor, kernel_size, stride=None, padding=0) -> Tensor:
         return ops.MaxPool2d.apply(input, kernel_size=kernel)
     kind = input.dtype.kind  # padded with the dtype's lowest value: -inf, an integer type's minimum, False
     lowest = -np.inf if kind in "fc" else np.iinfo(input.dtype).min if kind in "iu" else False
+    padding = _pair(padding, "padding", "max_pool2d")
     windows = _pool_windows(input, kernel_size, stride, padding, "max_pool2d", lowest)  # (N, C, kH*kW, oh, ow)
-    return windows[_window_winners(windows.data, input.shape, kernel, step, _pair(padding, "padding", "max_pool2d"))]
+    return windows.reshape(-1)[_window_winners(windows.data, input.shape, kernel, step, padding, lowest)]
 
 
-def _window_winners(values: np.ndarray, shape, kernel, stride, padding) -> tuple:
-    """The index into ``values`` (N, C, kH*kW, out_h, out_w), the unfolded windows of an input of ``shape``
-    padded with -inf, of each window's winner as PyTorch's max-pooling kernel picks it: reading the window
-    in row-major order, a value takes over when it is larger than the maximum so far or is nan; the first
-    element inside the input starts as the maximum. So ties go to the first maximum, a nan window to its last
-    nan, and an all -inf window to its first element inside the input (padding never wins).
+def _window_winners(values: np.ndarray, shape, kernel, stride, padding, lowest) -> np.ndarray:
+    """Where each window's winner lies in ``values.reshape(-1)``: values (N, C, kH*kW, out_h, out_w) are the
+    unfolded windows of an input of ``shape``, padded with ``lowest``; the result is (N, C, out_h, out_w).
+
+    The winner is the one PyTorch's max-pooling kernel picks, found the same way, for every window at
+    once: read the window in row-major order, starting from its first element inside the input with the
+    maximum so far at ``lowest``; a value takes over when it is larger than the maximum so far, or is nan.
+    So ties go to the first maximum, a nan window to its last nan, an all -inf window to its first element
+    inside the input, and padding never wins. (np.argmax over the window axis, plus fixes for nan and -inf,
+    took twice as long: it reads across a non-contiguous axis.)
 
     Which element wins is a decision on the values, not a derivative: the max is then plain indexing,
     whose gradient (scatter) sends g to the winner alone."""
-    winner = np.argmax(values, axis=2)  # the first maximum (np.argmax takes the first nan as the maximum)
-    if values.dtype.kind == "f":
-        nan = np.isnan(values)
-        if nan.any():  # the last nan: the first one reading the window backwards
-            last_nan = values.shape[2] - 1 - np.argmax(nan[:, :, ::-1], axis=2)
-            winner = np.where(nan.any(axis=2), last_nan, winner)
-        if max(padding) > 0:  # an all -inf window: its first element inside the input, not the padding
-            inside = np.zeros((1, 1, shape[2] + 2 * padding[0], shape[3] + 2 * padding[1]), dtype=bool)
-            inside[..., padding[0]:padding[0] + shape[2], padding[1]:padding[1] + shape[3]] = True
-            windows = ops._window_view(inside, kernel, (1, 1), stride)  # (1, 1, out_h, out_w, kH, kW)
-            first_inside = np.argmax(windows.reshape(windows.shape[:4] + (-1,)), axis=4)
-            all_minus_inf = np.take_along_axis(values, winner[:, :, None], axis=2)[:, :, 0] == -np.inf
-            winner = np.where(all_minus_inf, first_inside, winner)
-    n, c, _, out_h, out_w = values.shape
-    return (np.arange(n)[:, None, None, None], np.arange(c)[None, :, None, None], winner,
-            np.arange(out_h)[None, None, :, None], np.arange(out_w)[None, None, None, :])
-
+    n, c, size, out_h, out_w = values.shape
+    winner = np.zeros((n, c, out_h, out_w), dtype=np.int16 if size < 2**15 else np.intp)  # (small: fewer bytes to move)
+    if max(padding) > 0:  # each window starts at its first element inside the input
+        inside = np.zeros((1, 1, shape[2] + 2 * padding[0], shape[3] + 2 * padding[1]), dtype=bool)
+        inside[..., padding[0]:padding[0] + shape[2], padding[1]:padding[1] + shape[3]] = True
+        windows = ops._window_view(inside, kernel, (1, 1), stride)  # (1, 1, out_h, out_w, kH, kW)
+        winner += np.argmax(windows.reshape(windows.shape[:4] + (-1,)), axis=4)
+    best = np.full(winner.shape, lowest, dtype=values.dtype)
+    nan = values.dtype.kind == "f" and bool(np.isnan(values).any())  # (one pass, not one per candidate)
+    for k in range(size):
+        candidate = values[:, :, k]
+        took = candidate > best
+        if nan:
+            took |= np.isnan(candidate)
+        best = np.maximum(best, candidate)  # (a nan stays the maximum so far, as in the kernel)
+        winner += took * (k - winner)       # k where it took over
+    window_starts = (np.arange(n * c).reshape(n, c, 1, 1) * size + winner.astype(np.intp)) * (out_h * out_w)
+    return window_starts + np.arange(out_h * out_w).reshape(out_h, out_w)
 
 
 def avg_pool2d(input: Tensor, kernel_size, stride=None, padding=0) -> Tensor:

@@ -252,17 +252,20 @@ class Module:
             for name, param in module._parameters.items():
                 if param is not None:
                     state[prefix + name] = param.data.copy()
-            for name, array in module._buffers.items():
-                if array is not None and name not in module._non_persistent_buffers:
-                    state[prefix + name] = np.array(array, copy=True)
+            for name, array in module._persistent_buffers():
+                state[prefix + name] = np.array(array, copy=True)
         return state
 
+    def _persistent_buffers(self):
+        """(name, array) of this module's own buffers that ``state_dict`` holds: not None, not persistent=False."""
+        return ((name, array) for name, array in self._buffers.items()
+                if array is not None and name not in self._non_persistent_buffers)
+
     def _saved_buffers(self):
-        """(dotted name, array) of every buffer ``state_dict`` holds: persistent, not None, under every path."""
+        """(dotted name, array) of every buffer ``state_dict`` holds, under every path to it."""
         for module_name, module in self.named_modules(remove_duplicate=False):
-            for name, array in module._buffers.items():
-                if array is not None and name not in module._non_persistent_buffers:
-                    yield (f"{module_name}.{name}" if module_name else name), array
+            for name, array in module._persistent_buffers():
+                yield (f"{module_name}.{name}" if module_name else name), array
 
     def load_state_dict(self, state_dict, strict: bool = True):
         """Copy arrays from ``state_dict`` into the parameters, in place (their dtype is kept).
@@ -297,7 +300,9 @@ class Module:
             if name in state_dict:
                 value = np.asarray(state_dict[name].data if isinstance(state_dict[name], Tensor) else state_dict[name])
                 if value.dtype.kind not in "biuf":  # None, strings: checked up front, so none half-loads the model
-                    not_numbers.append(f"{name}: checkpoint holds {type(state_dict[name]).__name__} (dtype {value.dtype})")
+                    held = state_dict[name]
+                    not_numbers.append(f"{name}: checkpoint dtype {value.dtype}" if isinstance(held, (np.ndarray, Tensor))
+                                       else f"{name}: checkpoint holds {type(held).__name__}")
                 elif value.shape != param.shape:
                     mismatched.append(f"{name}: checkpoint {value.shape} vs model {param.shape}")
         problems = []
