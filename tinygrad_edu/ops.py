@@ -238,8 +238,9 @@ class Abs(Primitive):
 
 
 class ReLU(Primitive):
-    """z = max(x, 0).  dz/dx = 1 where x > 0, else 0:  dL/dx = g * [not z <= 0] (0 where z = 0 whatever g
-    holds, see ``masked``; a nan passes g on, as PyTorch's ``x <= 0 ? 0 : g``)."""
+    """z = max(x, 0).  dz/dx = 1 where x > 0, else 0:  dL/dx = g * [z != 0] (0 where z = 0 whatever g holds,
+    see ``masked``; a nan passes g on, as PyTorch's ``x <= 0 ? 0 : g``: z is never negative, so z != 0 is
+    "not z <= 0" in one comparison)."""
 
     @staticmethod
     def forward(ctx, x):
@@ -250,7 +251,7 @@ class ReLU(Primitive):
     @staticmethod
     def backward(ctx, g):
         (z,) = ctx.saved
-        return masked(g, ~(z <= 0))
+        return masked(g, z != 0)
 
 
 class LeakyReLU(Primitive):
