@@ -71,6 +71,14 @@ class WorkloadResult:
             return None
         return self.median(version) / self.median(reference)
 
+    def round_ratios(self, version: str, reference: str) -> list[float]:
+        """``version``'s time over ``reference``'s in each round: the two repeats ran back to back, so a
+        machine that slowed down for a while slows both (the ratio of medians can pair a slow repeat of
+        one with a fast repeat of the other)."""
+        if version not in self.times or reference not in self.times:
+            return []
+        return [t / r for t, r in zip(self.times[version], self.times[reference])]
+
 
 def time_unit(spec: Spec) -> str:
     """The spec's own unit if it names one (B4: ms/step); else s/epoch for an epoch workload, us/step for

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import statistics
+
 from . import report
 from .workloads import WORKLOADS
 
@@ -49,7 +51,9 @@ METHOD = """\
   SGD most, while test accuracy stays within a few tenths of a percent.
 - A warm-up of a few steps per version, then interleaved repeats (NumPy, tinygrad_edu, PyTorch, NumPy, ...), each
   repeat restarting from the initial weights; the table gives medians, and `spread` = (max - min) / median of the
-  repeats, the run's own noise figure. `torch.set_num_threads` equals NumPy's BLAS thread count.
+  repeats, the run's own noise figure. The targets are judged on the ratio of medians; below each table, the ratio
+  of the two repeats of each round (run back to back, so a machine slowed for a while slows both) shows how much of
+  it is noise. `torch.set_num_threads` equals NumPy's BLAS thread count.
 - GFLOP/s counts 6 * samples * multiply-adds per example (forward, input gradient, weight gradient): sum(in*out) for
   the MLPs, 192.6 GFLOP per B1 epoch; B4's CNN does 4 241 152 multiply-adds per image, 3.26 GFLOP per step.
 - B4 (the CNN step) times its first 40 steps; its NumPy floor is NHWC with im2col GEMMs, col2im by strided adds,
@@ -90,6 +94,10 @@ def render(results, mem, ops, info, args) -> str:
         out += ["", f"## {r.spec.key}: {r.spec.title}", "",
                 f"{r.steps} steps per repeat; median time in {report.time_unit(r.spec)}.",
                 "", report.markdown_table(report.DETAIL_HEADER, report.detail_rows(r))]
+        rounds = r.round_ratios("tinygrad", "numpy")
+        if len(rounds) > 1:
+            out += ["", (f"tinygrad_edu / NumPy (floor) in each round (the two repeats back to back): "
+                         f"{min(rounds):.2f}x to {max(rounds):.2f}x, median {statistics.median(rounds):.2f}x.")]
     for key, probes in (mem or {}).items():
         heading = "one B1 epoch" if key == "B1" else f"{key} steps"
         out += ["", f"## Memory: {heading}", "", f"Measured: {report.memory_title(key, probes)}.", "",

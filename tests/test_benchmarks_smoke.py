@@ -66,6 +66,7 @@ def test_quick_run_prints_every_table_and_writes_the_report(tmp_path):
                     "NumPy BLAS threads", "OPENBLAS_CORETYPE"):
         assert section in text, f"{section!r} missing from RESULTS.md"
     assert "| B1 |" in text and "| B3 |" in text and "| B4 |" in text
+    assert "tinygrad_edu / NumPy (floor) in each round" in text  # the paired ratios (two repeats in a quick run)
     ops_lines = [line for line in text.splitlines() if line.startswith("| matmul |")]
     assert len(ops_lines) == 2          # one row per size
 
@@ -297,3 +298,13 @@ def test_instruction_counts_without_valgrind_exit_2_with_one_line(monkeypatch, c
     with pytest.raises(SystemExit, match="^2$"):  # parser.exit(2, ...): the exit status is the message
         instructions.main(["--workload", "B1"])
     assert "valgrind is not installed" in capsys.readouterr().err
+
+
+def test_round_ratios_pair_the_repeats_that_ran_back_to_back():
+    from benchmarks.report import WorkloadResult
+
+    spec = WORKLOADS["B1"].spec
+    result = WorkloadResult(spec, 1, 10, {"numpy": [1.0, 2.0, 4.0], "tinygrad": [1.1, 2.4, 4.4]}, {}, {})
+    assert result.round_ratios("tinygrad", "numpy") == pytest.approx([1.1, 1.2, 1.1])
+    assert result.ratio("tinygrad", "numpy") == pytest.approx(1.2)  # the ratio of medians pairs 2.4 with 2.0
+    assert result.round_ratios("torch", "numpy") == []
