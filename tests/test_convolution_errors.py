@@ -116,8 +116,22 @@ def test_conv2d_of_integer_images_in_a_float32_layer_is_float32_and_equals_the_f
     (lambda: F.pad(_x(1, 5), (-3, -3)), ValueError, r"pad: the negative widths \(-3, -3\) crop more than the input of shape \(1, 5\)"),
     (lambda: F.batch_norm(_x(4, 3), np.zeros(3, np.int64), np.ones(3, np.int64), training=True), TypeError,
      r"batch_norm: running_mean and running_var must be floating-point arrays .* got int64 and int64"),
+    (lambda: F.pad(_x(4), (2, -5)), ValueError, r"pad: the negative widths \(2, -5\) crop more than the input of shape \(4,\)"),
+    (lambda: F.pad(_x(4), (1.5, 1)), TypeError, r"pad: the pad widths must be ints, got \(1\.5, 1\)"),
+    (lambda: F.fold(_x(1, 9, 4), (3, 3), 2, stride=0), ValueError,
+     r"fold: kernel_size, stride and dilation must be >= 1, got kernel_size=\(2, 2\), stride=\(0, 0\)"),
+    (lambda: F.fold(_x(1, 9, 4), (3, 3), 0), ValueError, r"fold: kernel_size, stride and dilation must be >= 1"),
+    (lambda: F.conv2d(_x(1, 3, 5, 5), _x(0, 3, 3, 3)), ValueError, r"conv2d: the weight \(0, 3, 3, 3\) has no output channels"),
+    (lambda: F.conv2d(_x(1, 4, 5, 5), _x(2, 2, 3, 3), groups=2.0), TypeError, r"conv2d: groups must be a positive int, got 2\.0"),
+    (lambda: F.conv2d(_x(1, 4, 5, 5), _x(2, 4, 3, 3), stride=True), TypeError, r"conv2d: stride must be an int or a pair"),
+    (lambda: F.layer_norm(_x(2, 3, 6), (6,), None, _x(3, 1, 6)), ValueError,
+     r"layer_norm: bias has shape \(3, 1, 6\) but must have the shape normalized_shape \(6,\)"),
+    (lambda: F.batch_norm(_x(4, 3), np.zeros(3), np.ones(3), training=True, momentum=None), TypeError,
+     r"batch_norm: momentum must be a number to update the running statistics"),
 ], ids=["float64_input_float32_weight", "float64_bias_float32_weight", "zero_kernel", "float_kernel", "padding_same", "pad_crops_too_much",
-        "integer_running_statistics"])
+        "integer_running_statistics", "pad_crops_more_than_the_input_after_padding", "pad_float_width", "fold_zero_stride",
+        "fold_zero_kernel", "conv_no_output_channels", "conv_float_groups", "conv_bool_stride", "layer_norm_bias_shape",
+        "batch_norm_function_momentum_none"])
 def test_a_layer_refuses_what_it_cannot_compute_and_names_it(call, error, message):
     with pytest.raises(error, match=message):
         call()
@@ -154,3 +168,11 @@ def test_max_pool_of_padded_integer_and_boolean_images_keeps_the_dtype_and_never
     as_float = F.max_pool2d(Tensor(x.astype(np.float64)), kernel, stride=stride, padding=padding)
     assert out.dtype == dtype
     np.testing.assert_array_equal(out.data.astype(np.float64), as_float.data)
+
+
+def test_dropout_of_an_integer_tensor_computes_in_float32():
+    """1 / (1 - p) cast to an integer type would be 1: the kept values would not be scaled."""
+    out = F.dropout(Tensor(np.full(64, 10)), 0.3, seed=0)
+    assert out.dtype == np.float32
+    kept = out.data[out.data != 0]
+    np.testing.assert_allclose(kept, 10 / 0.7, rtol=1e-6)

@@ -37,7 +37,7 @@ def _pair(value, name: str, fn: str) -> tuple:
         pair = (value, value) if isinstance(value, (int, np.integer)) else tuple(value)
     except TypeError:
         pair = ()
-    if len(pair) != 2 or not all(isinstance(v, (int, np.integer)) for v in pair):
+    if len(pair) != 2 or not all(isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)) for v in pair):
         raise TypeError(f"{fn}: {name} must be an int or a pair of ints, got {value!r}")
     return tuple(int(v) for v in pair)
 
@@ -89,6 +89,8 @@ def pad(input: Tensor, pad, value: float = 0.0) -> Tensor:
     [[0.0, 1.0, 1.0]]
     """
     input = _as_tensor(input)
+    if not all(isinstance(p, (int, np.integer)) and not isinstance(p, (bool, np.bool_)) for p in pad):
+        raise TypeError(f"pad: the pad widths must be ints, got {tuple(pad)}")
     pad = tuple(int(p) for p in pad)
     if len(pad) % 2 or len(pad) > 2 * input.ndim:
         raise ValueError(f"pad: the pad tuple must hold (before, after) pairs for at most {input.ndim} axes of "
@@ -97,8 +99,8 @@ def pad(input: Tensor, pad, value: float = 0.0) -> Tensor:
     out = input
     if any(b > 0 or a > 0 for b, a in pairs):
         out = ops.Pad.apply(input, widths=tuple((max(b, 0), max(a, 0)) for b, a in pairs), value=value)
-    if any(b < 0 or a < 0 for b, a in pairs):
-        kept = [n - max(-b, 0) - max(-a, 0) for (b, a), n in zip(pairs, out.shape)]
+    if any(b < 0 or a < 0 for b, a in pairs):  # a negative width crops the input itself (PyTorch's rule)
+        kept = [n - max(-b, 0) - max(-a, 0) for (b, a), n in zip(pairs, input.shape)]
         if min(kept) < 0:
             raise ValueError(f"pad: the negative widths {pad} crop more than the input of shape {input.shape} holds")
         out = out[tuple(slice(max(-b, 0), n - max(-a, 0)) for (b, a), n in zip(pairs, out.shape))]
@@ -131,6 +133,9 @@ def fold(input: Tensor, output_size, kernel_size, dilation=1, padding=0, stride=
         raise ValueError(f"fold: expected a 3-D input (N, C*kH*kW, L), got shape {input.shape}")
     if min(padding_) < 0:
         raise ValueError(f"fold: padding must be >= 0, got {padding_}")
+    if min(kernel) < 1 or min(step) < 1 or min(dil) < 1:
+        raise ValueError(f"fold: kernel_size, stride and dilation must be >= 1, got kernel_size={kernel}, "
+                         f"stride={step}, dilation={dil}")
     if input.shape[1] % (kernel[0] * kernel[1]):
         raise ValueError(f"fold: the input's {input.shape[1]} rows (shape {input.shape}) are not a multiple of "
                          f"kH*kW = {kernel[0] * kernel[1]} for kernel_size {kernel}")
@@ -155,6 +160,10 @@ def _conv2d_arguments(input, weight, bias, stride, padding, dilation, groups):
                          f"got shape {weight.shape}")
     channels = input.shape[1]
     out_channels, group_channels, kh, kw = weight.shape
+    if isinstance(groups, (bool, np.bool_)) or not isinstance(groups, (int, np.integer)):
+        raise TypeError(f"conv2d: groups must be a positive int, got {groups!r}")
+    if out_channels < 1:
+        raise ValueError(f"conv2d: the weight {weight.shape} has no output channels (its first axis must be >= 1)")
     if groups < 1 or channels % groups or out_channels % groups:
         raise ValueError(f"conv2d: groups={groups} must divide both the input's {channels} channels "
                          f"(input {input.shape}) and the weight's {out_channels} output channels (weight {weight.shape})")
@@ -323,6 +332,9 @@ def batch_norm(input: Tensor, running_mean, running_var, weight=None, bias=None,
             raise ValueError(f"batch_norm: {name} has shape {tuple(np.shape(_data(v)))} but the input {input.shape} "
                              f"has {channels} features (channels on axis 1)")
     if training:
+        if momentum is None and (running_mean is not None or running_var is not None):
+            raise TypeError("batch_norm: momentum must be a number to update the running statistics; momentum=None "
+                            "(their cumulative average) is nn.BatchNorm's option, which passes 1 / batches seen")
         if input.size // channels < 2:
             raise ValueError(f"batch_norm: expected more than 1 value per channel when training, got input of "
                              f"shape {input.shape}")
@@ -371,13 +383,18 @@ def layer_norm(input: Tensor, normalized_shape, weight=None, bias=None, eps: flo
     tuple; mean and biased variance of each example; Ba, Kiros & Hinton 2016; PyTorch's F.layer_norm).
     ``weight`` and ``bias`` have shape ``normalized_shape``.
 
-    Raises ValueError when the input's trailing axes are not ``normalized_shape``.
+    Raises ValueError when the input's trailing axes, or the shape of ``weight`` or ``bias``, are not
+    ``normalized_shape``.
     """
     input = _as_tensor(input)
     normalized = (int(normalized_shape),) if isinstance(normalized_shape, (int, np.integer)) else tuple(normalized_shape)
     if not normalized or input.shape[input.ndim - len(normalized):] != normalized or len(normalized) > input.ndim:
         raise ValueError(f"layer_norm: normalized_shape {normalized} must equal the trailing axes of the input, "
                          f"got shape {input.shape}")
+    for name, v in (("weight", weight), ("bias", bias)):
+        if v is not None and tuple(np.shape(_data(v))) != normalized:
+            raise ValueError(f"layer_norm: {name} has shape {tuple(np.shape(_data(v)))} but must have the shape "
+                             f"normalized_shape {normalized} (input {input.shape})")
     axes = tuple(range(input.ndim - len(normalized), input.ndim))
     mean = input.mean(axis=axes, keepdims=True)
     out = (input - mean) / (input.var(axis=axes, keepdims=True, correction=0) + eps).sqrt()

@@ -204,6 +204,8 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True, *, seed=None, rng=
         raise ValueError(f"dropout probability must lie in [0, 1], got p={p}")
     if not training or p == 0.0:
         return x
+    if x.dtype.kind != "f":  # integer tensors compute in float32, as the other floating functions do
+        x = x.astype(np.float32)
     draws = generator(seed, rng).random(x.shape, dtype=np.float32 if x.dtype == np.float32 else np.float64)
     scale = 0.0 if p == 1.0 else 1.0 / (1.0 - p)
     mask = (draws >= p) * np.asarray(scale, dtype=x.dtype)
