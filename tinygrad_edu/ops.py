@@ -70,6 +70,17 @@ def masked(g, mask):
         return np.where(mask != 0, g * mask, 0)
 
 
+def laid_out_like(array: np.ndarray, like: np.ndarray) -> np.ndarray:
+    """``array`` itself when its axes lie in memory as ``like``'s do (strides compared in elements, so the
+    dtypes may differ), else a copy laid out as ``like``: elementwise passes over the two then read both
+    in step, and a gradient keeps its tensor's layout (PyTorch's rule for .grad)."""
+    if array.size <= 1 or [s // array.itemsize for s in array.strides] == [s // like.itemsize for s in like.strides]:
+        return array
+    laid_out = np.empty_like(like, dtype=array.dtype)
+    laid_out[...] = array
+    return laid_out
+
+
 def _all_finite(g: np.ndarray) -> bool:
     """Whether g holds no nan or inf, told by its sum (one read, no temporary; a sum overflowing to inf
     says no too, which only costs the slow path)."""
@@ -1249,14 +1260,10 @@ def _to_winners(g, winners, axis, finite):
     out = _empty_in_order(g.shape[:axis] + (len(winners),) + g.shape[axis:],
                           strides[:axis] + (strides[axis - 1] - 0.5,) + strides[axis:], g.dtype)
     slot = [out[(slice(None),) * axis + (k,)] for k in range(len(winners))]
-    layout = winners[0]  # g laid out as the winners first (one pass over g), so that the passes below read in step
-    if [s // g.itemsize for s in g.strides] != [s // layout.itemsize for s in layout.strides] and g.size > 1:
-        laid_out = np.empty_like(layout, dtype=g.dtype)
-        laid_out[...] = g
-        g = laid_out
+    g = laid_out_like(g, winners[0])  # (one pass over g, so that the passes below read in step)
     if not finite:
         for k, won in enumerate(winners):
-            slot[k][...] = np.where(won, g, 0)
+            slot[k][...] = masked(g, won)
     elif len(winners) == 2:
         np.multiply(g, winners[1], out=slot[1])
         np.subtract(g, slot[1], out=slot[0])

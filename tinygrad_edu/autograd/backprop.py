@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import ops
 from ..function import _state, check_anomaly, enable_grad, no_grad
 from ..tensor import Tensor
 
@@ -234,9 +235,8 @@ def _as_grad(g, create_graph: bool, like: np.ndarray) -> Tensor:
     or passed through unchanged by an op)."""
     if create_graph:
         return g
-    if g.strides != like.strides and g.size > 1:
-        laid_out = np.empty_like(like)
-        laid_out[...] = g
+    laid_out = ops.laid_out_like(g, like)
+    if laid_out is not g:
         return Tensor._from_op(laid_out, None)
     return Tensor._from_op(g if g.base is None and g.flags.writeable else g.copy(order="K"), None)
 

@@ -28,6 +28,11 @@ from .. import ops
 from ..tensor import Tensor
 
 
+def _is_int(value) -> bool:
+    """An int (Python's or NumPy's), not a bool: a size or a count."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
 def _pair(value, name: str, fn: str) -> tuple:
     """An int or a pair of ints as a pair: 3 -> (3, 3) (PyTorch's convention for sizes)."""
     if isinstance(value, str):
@@ -37,7 +42,7 @@ def _pair(value, name: str, fn: str) -> tuple:
         pair = (value, value) if isinstance(value, (int, np.integer)) else tuple(value)
     except TypeError:
         pair = ()
-    if len(pair) != 2 or not all(isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)) for v in pair):
+    if len(pair) != 2 or not all(_is_int(v) for v in pair):
         raise TypeError(f"{fn}: {name} must be an int or a pair of ints, got {value!r}")
     return tuple(int(v) for v in pair)
 
@@ -89,7 +94,7 @@ def pad(input: Tensor, pad, value: float = 0.0) -> Tensor:
     [[0.0, 1.0, 1.0]]
     """
     input = _as_tensor(input)
-    if not all(isinstance(p, (int, np.integer)) and not isinstance(p, (bool, np.bool_)) for p in pad):
+    if not all(_is_int(p) for p in pad):
         raise TypeError(f"pad: the pad widths must be ints, got {tuple(pad)}")
     pad = tuple(int(p) for p in pad)
     if len(pad) % 2 or len(pad) > 2 * input.ndim:
@@ -160,7 +165,7 @@ def _conv2d_arguments(input, weight, bias, stride, padding, dilation, groups):
                          f"got shape {weight.shape}")
     channels = input.shape[1]
     out_channels, group_channels, kh, kw = weight.shape
-    if isinstance(groups, (bool, np.bool_)) or not isinstance(groups, (int, np.integer)):
+    if not _is_int(groups):
         raise TypeError(f"conv2d: groups must be a positive int, got {groups!r}")
     if out_channels < 1:
         raise ValueError(f"conv2d: the weight {weight.shape} has no output channels (its first axis must be >= 1)")
@@ -253,12 +258,12 @@ def max_pool2d(input: Tensor, kernel_size, stride=None, padding=0) -> Tensor:
     input = _as_tensor(input)
     kernel = _pair(kernel_size, "kernel_size", "max_pool2d")
     step = kernel if stride is None or stride == () else _pair(stride, "stride", "max_pool2d")
-    if (input.ndim == 4 and step == kernel and _pair(padding, "padding", "max_pool2d") == (0, 0) and min(kernel) >= 1
+    padding = _pair(padding, "padding", "max_pool2d")
+    if (input.ndim == 4 and step == kernel and padding == (0, 0) and min(kernel) >= 1
             and input.shape[2] % kernel[0] == 0 and input.shape[3] % kernel[1] == 0 and input.size > 0):
         return ops.MaxPool2d.apply(input, kernel_size=kernel)
     kind = input.dtype.kind  # padded with the dtype's lowest value: -inf, an integer type's minimum, False
     lowest = -np.inf if kind in "fc" else np.iinfo(input.dtype).min if kind in "iu" else False
-    padding = _pair(padding, "padding", "max_pool2d")
     windows = _pool_windows(input, kernel_size, stride, padding, "max_pool2d", lowest)  # (N, C, kH*kW, oh, ow)
     return windows.reshape(-1)[_window_winners(windows.data, input.shape, kernel, step, padding, lowest)]
 
