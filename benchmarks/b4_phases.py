@@ -8,7 +8,7 @@
   is timed alone, and its backward is ``out.backward(grad)`` from the gradient the next layer handed back.
   The optimizer phase is ``zero_grad()`` + ``step()``. Cutting costs a little (the extra leaf tensors); the
   ``whole step`` row is the uncut step for comparison, and ``sum of parts`` what the cut run added up to.
-- The framework layers are grouped as the floor's stages (``pool1+relu`` is ReLU then MaxPool2d,
+- The framework layers are grouped as the floor's stages (``pool1+relu`` is MaxPool2d then ReLU,
   ``fc1+relu+dropout`` is Flatten, Linear, ReLU and Dropout).
 
 All versions see the same batches (B4's batch order) and start from the same weights; each runs its steps

@@ -47,13 +47,31 @@ def test_unflatten_names_the_sizes_that_do_not_fit():
 def test_default_cnn_has_the_documented_layers_widths_and_float32_weights():
     model = CNNArchitecture().build(seed=0)
     kinds = [type(layer).__name__ for layer in model]
-    assert kinds == ["Unflatten", "Conv2d", "BatchNorm2d", "ReLU", "MaxPool2d", "Conv2d", "BatchNorm2d", "ReLU",
-                     "MaxPool2d", "Flatten", "Linear", "ReLU", "Dropout", "Linear"]
+    assert kinds == ["Unflatten", "Conv2d", "BatchNorm2d", "MaxPool2d", "ReLU", "Conv2d", "BatchNorm2d", "MaxPool2d",
+                     "ReLU", "Flatten", "Linear", "ReLU", "Dropout", "Linear"]
     assert [tuple(p.shape) for p in model.parameters()] == [
         (32, 1, 3, 3), (32,), (32,), (32,), (64, 32, 3, 3), (64,), (64,), (64,), (128, 3136), (128,), (10, 128), (10,)]
     assert {p.dtype for p in model.parameters()} == {np.dtype(np.float32)}
     assert model[12].p == 0.25
     assert sum(p.size for p in model.parameters()) == CNNArchitecture().parameter_count()
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_pooling_before_relu_gives_the_values_and_gradients_of_relu_before_pooling(seed):
+    """The default network pools before ReLU; that is the usual Conv-BN-ReLU-MaxPool network because ReLU is
+    monotone. Small integers make ties, zeros and all-negative windows common, where a difference would show."""
+    rng = np.random.default_rng(seed)
+    x = rng.integers(-3, 3, size=(2, 3, 6, 8)).astype(np.float64)
+    upstream = rng.normal(size=(2, 3, 3, 4))
+    results = []
+    for layers in ([nn.MaxPool2d(2), nn.ReLU()], [nn.ReLU(), nn.MaxPool2d(2)]):
+        xt = Tensor(x, requires_grad=True)
+        out = nn.Sequential(*layers)(xt)
+        out.backward(Tensor(upstream))
+        results.append((out.numpy(), xt.grad.numpy()))
+    (pool_first, grad_pool_first), (relu_first, grad_relu_first) = results
+    np.testing.assert_array_equal(pool_first, relu_first)
+    np.testing.assert_array_equal(grad_pool_first, grad_relu_first)
 
 
 def test_the_same_seed_builds_the_same_cnn():

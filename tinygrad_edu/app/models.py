@@ -7,9 +7,13 @@ so ``evaluate`` and ``predict`` rebuild exactly the network that was trained:
 - ``CNNArchitecture((32, 64, 128))``: the default convolutional network (``--arch cnn``)::
 
       (n, 784) -> Unflatten -> (n, 1, 28, 28)
-      Conv2d(1, 32, 3, padding=1)  - BatchNorm2d(32) - ReLU - MaxPool2d(2)   -> (n, 32, 14, 14)
-      Conv2d(32, 64, 3, padding=1) - BatchNorm2d(64) - ReLU - MaxPool2d(2)   -> (n, 64, 7, 7)
+      Conv2d(1, 32, 3, padding=1)  - BatchNorm2d(32) - MaxPool2d(2) - ReLU   -> (n, 32, 14, 14)
+      Conv2d(32, 64, 3, padding=1) - BatchNorm2d(64) - MaxPool2d(2) - ReLU   -> (n, 64, 7, 7)
       Flatten - Linear(3136, 128) - ReLU - Dropout(0.25) - Linear(128, 10)   -> (n, 10) logits
+
+  Max pooling comes before ReLU: the two commute (ReLU is monotone, so the largest of four values after
+  ReLU is ReLU of the largest), and pooling first runs ReLU, forward and backward, on a quarter of the
+  values. The network is the usual Conv-BN-ReLU-MaxPool one; a state_dict moves between the two orders.
 
 Both take float32 rows of 784 pixels, so the data path, the preprocessing and the model file are the
 same for both. A ``Recipe`` holds what ``train`` uses when the user does not say otherwise.
@@ -156,10 +160,10 @@ class CNNArchitecture:
         rng = np.random.default_rng(seed) if seed is not None else None
         return nn.Sequential(
             nn.Unflatten(1, (1, IMAGE_SIDE, IMAGE_SIDE)),
-            nn.Conv2d(1, c1, 3, padding=1, dtype=dtype, rng=rng), nn.BatchNorm2d(c1, dtype=dtype), nn.ReLU(),
-            nn.MaxPool2d(2),
-            nn.Conv2d(c1, c2, 3, padding=1, dtype=dtype, rng=rng), nn.BatchNorm2d(c2, dtype=dtype), nn.ReLU(),
-            nn.MaxPool2d(2),
+            nn.Conv2d(1, c1, 3, padding=1, dtype=dtype, rng=rng), nn.BatchNorm2d(c1, dtype=dtype),
+            nn.MaxPool2d(2), nn.ReLU(),                  # pooling first: ReLU on a quarter of the values
+            nn.Conv2d(c1, c2, 3, padding=1, dtype=dtype, rng=rng), nn.BatchNorm2d(c2, dtype=dtype),
+            nn.MaxPool2d(2), nn.ReLU(),
             nn.Flatten(),
             nn.Linear(self.flat_features, hidden, dtype=dtype, rng=rng), nn.ReLU(),
             nn.Dropout(self.dropout, rng=rng),
