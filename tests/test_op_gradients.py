@@ -353,7 +353,7 @@ def test_every_primitive_is_in_the_table():
                   and c not in (tg.Function, ops.Primitive)}
     covered = {"Add": "add", "Mul": "mul", "Pow": "pow_square", "Exp": "exp", "Log": "log", "Abs": "abs",
                "ReLU": "relu", "LeakyReLU": "leaky_relu", "Clip": "clip", "Sigmoid": "sigmoid", "Tanh": "tanh",
-               "Softmax": "softmax", "Sum": "sum", "Max": "max", "MatMul": "matmul", "Linear": "linear", "Reshape": "reshape",
+               "Softmax": "softmax", "LogSoftmax": "log_softmax", "Sum": "sum", "Max": "max", "MatMul": "matmul", "Linear": "linear", "Reshape": "reshape",
                "Transpose": "transpose", "GetItem": "getitem", "Div": "div", "Sin": "sin", "Cos": "cos",
                "Maximum": "maximum", "Where": "where", "Expand": "expand", "Cat": "cat", "Cast": "clone",
                "ScatterAdd": "scatter_add", "Pad": "pad", "Unfold": "unfold", "Fold": "fold",

@@ -442,6 +442,54 @@ class Softmax(Primitive):
         return s * (g - (g * s).sum(axis=ctx.axis, keepdims=True))
 
 
+class LogSoftmax(Primitive):
+    """l_i = x_i - log sum_j e^{x_j} along ``axis``: the log-probabilities of softmax, as cross-entropy uses.
+
+    Jacobian: dl_i/dx_k = delta_ik - s_k, with s = softmax(x) = e^l (each x_k moves every l_i through the
+    log-sum). Its vector product: dL/dx_k = sum_i g_i (delta_ik - s_k) = g_k - s_k sum_i g_i, i.e.
+        dL/dx = g - e^l * sum(g, axis).
+    Forward subtracts the row's maximum m first (l does not change, and no exponent overflows) and never
+    adds m back: l = (x - m) - log sum e^{x - m}, so float32 logits of 1e8 keep the log 2 that m + log 2
+    would round away. A row whose maximum is not finite is shifted by 0 instead, so a fully masked row
+    (all -inf) gives nan, as in PyTorch.
+
+    The same function composes from Exp, Sum and Log (``Tensor.logsumexp``); as one primitive it makes
+    fewer passes over the logits and records one node instead of six, and its max and sums run along a
+    short class axis column by column (``_reduce_short_axis``).
+    """
+
+    @staticmethod
+    def forward(ctx, x, axis):
+        m = _reduce_short_axis(np.maximum, x, axis)
+        shifted = x - np.where(np.isfinite(m), m, 0).astype(x.dtype, copy=False)
+        shifted -= np.log(_reduce_short_axis(np.add, np.exp(shifted), axis))
+        ctx.save_for_backward(shifted)
+        ctx.axis = axis
+        return shifted
+
+    @staticmethod
+    def backward(ctx, g):
+        (l,) = ctx.saved
+        return g - np.exp(l) * _reduce_short_axis(np.add, g, ctx.axis)
+
+
+def _reduce_short_axis(ufunc, x, axis):
+    """``ufunc.reduce(x, axis, keepdims=True)`` (np.add: the sum, np.maximum: the max). NumPy reduces a
+    short axis one row at a time: the 10 classes of a (60000, 10) batch take 2.6 ms for the max and
+    1.2 ms for the sum. Combining whole columns instead, m = max(x[:, 0], x[:, 1]), then m = max(m, x[:, 2])
+    and so on, makes long vectorised passes: 0.36 ms each. That pays from about 1000 rows (measured on
+    (n, 10) float32: the max 2.2x and the sum 1.1x faster at 1024 rows, 7x and 3x at 60 000); fewer rows,
+    long axes and Tensors (under create_graph) use the reduction itself."""
+    n = x.shape[axis]
+    if type(x) is not np.ndarray or not 1 < n <= 32 or x.size < 1024 * n:
+        return x.sum(axis=axis, keepdims=True) if ufunc is np.add else ufunc.reduce(x, axis=axis, keepdims=True)
+    columns = np.moveaxis(x, axis, 0)
+    out = ufunc(columns[0], columns[1])
+    for column in columns[2:]:
+        ufunc(out, column, out=out)
+    return np.expand_dims(out, axis)
+
+
 # ---------------------------------------------------------------------------------------------
 # reductions
 # ---------------------------------------------------------------------------------------------

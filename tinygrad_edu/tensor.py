@@ -577,8 +577,7 @@ class Tensor(PythonProtocols):
     def log_softmax(self, axis=-1):
         """x - logsumexp(x), written (x - m) - log(sum(exp(x - m))) so that m is never added back and
         subtracted again: float32 logits of 1e8 keep the log 2 that m + log 2 would round away."""
-        shifted, _ = self._floating()._minus_max(axis)
-        return shifted - shifted.exp().sum(axis=axis, keepdims=True).log()
+        return ops.LogSoftmax.apply(self._floating(), axis=axis)
 
     # ---- shape --------------------------------------------------------------------------------
     def reshape(self, *shape):
