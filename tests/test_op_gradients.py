@@ -381,6 +381,50 @@ def test_fused_linear_equals_its_composition_in_value_and_gradients(case):
         np.testing.assert_allclose(f.grad.data, c.grad.data, rtol=1e-12, atol=1e-12)
 
 
+def _log_softmax_composed(x, axis):
+    """x - logsumexp(x) from Exp, Sum and Log: the composition the LogSoftmax primitive stands for."""
+    m = np.max(x.data, axis=axis, keepdims=True)
+    shifted = x - tg.Tensor(np.where(np.isfinite(m), m, 0))
+    return shifted - shifted.exp().sum(axis=axis, keepdims=True).log()
+
+
+@given(single_axis())
+def test_log_softmax_primitive_equals_its_composition_in_value_and_gradient(case):
+    a, axis = case
+    fused, composed = leaf(a), leaf(a)
+    out_fused, out_composed = fused.log_softmax(axis), _log_softmax_composed(composed, axis)
+    assert type(out_fused.grad_fn).__name__ == "LogSoftmax"
+    np.testing.assert_allclose(out_fused.data, out_composed.data, rtol=1e-12, atol=1e-12)
+    seed = np.cos(np.arange(out_fused.size)).reshape(out_fused.shape)
+    out_fused.backward(seed)
+    out_composed.backward(seed)
+    np.testing.assert_allclose(fused.grad.data, composed.grad.data, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("axis", [1, 0, -1])
+def test_log_softmax_over_many_rows_reduces_column_by_column_to_the_same_values_and_gradients(axis):
+    """From 1024 rows the max and the sums combine whole columns (_reduce_short_axis); the result must be the
+    row-by-row one, -inf (masked) entries, a fully masked row's nan and large logits included."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(2048, 10)) * 30
+    x[5, 3] = x[7, :2] = -np.inf
+    x[9] = -np.inf
+    x[11, 4] = 1e8
+    x = x if axis != 0 else np.ascontiguousarray(x.T)
+    fused, composed = leaf(x), leaf(x)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out_fused, out_composed = fused.log_softmax(axis), _log_softmax_composed(composed, axis)
+        np.testing.assert_allclose(out_fused.data, out_composed.data, rtol=1e-12, atol=1e-12)
+        assert np.isnan(out_fused.data).sum() == 10 and np.isneginf(out_fused.data).sum() == 3
+        seed = rng.normal(size=x.shape)
+        seed[np.isnan(out_fused.data)] = 0
+        out_fused.backward(seed)
+        out_composed.backward(seed)
+    finite = np.isfinite(composed.grad.data)
+    np.testing.assert_array_equal(np.isfinite(fused.grad.data), finite)
+    np.testing.assert_allclose(fused.grad.data[finite], composed.grad.data[finite], rtol=1e-12, atol=1e-12)
+
+
 @given(tiling_pool_case())
 def test_max_pool_primitive_equals_unfold_then_max_in_value_and_gradient(case):
     """Tiling windows run ops.MaxPool2d; the composition unfold -> max over each column must agree (one
