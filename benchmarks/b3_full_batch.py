@@ -21,6 +21,17 @@ SPEC = Spec(key="B3", title="784-10-10 ReLU, softmax CE, full-batch GD lr 0.1, 1
             activation="relu", init="uniform_half", lr=0.1, batch_size=None, steps=100, per="step")
 
 
+def _row_reduce(ufunc, z: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """out (N, 1) <- ufunc.reduce(z, axis=1) (np.maximum: the max of each row, np.add: the sum), combined
+    column by column: NumPy reduces a row of 10 at a time, 7x (max) and 3x (sum) slower for 60 000 rows.
+    tinygrad_edu's LogSoftmax reduces the same way (``ops._reduce_short_axis``)."""
+    column = out[:, 0]
+    ufunc(z[:, 0], z[:, 1], out=column)
+    for j in range(2, z.shape[1]):
+        ufunc(column, z[:, j], out=column)
+    return out
+
+
 class NumpyB3(Trainer):
     """Hand-written forward, backward and update on the whole training set; weights (in, out), arrays preallocated.
 
@@ -59,11 +70,11 @@ class NumpyB3(Trainer):
         np.maximum(a1, 0, out=a1)
         z = np.matmul(a1, V2, out=self.z2)
         z += b2
-        row = np.max(z, axis=1, keepdims=True, out=self.row)
+        row = _row_reduce(np.maximum, z, self.row)
         z -= row
         picked = z[rows, labels]
         np.exp(z, out=z)
-        np.sum(z, axis=1, keepdims=True, out=row)
+        _row_reduce(np.add, z, row)
         self.loss = float(np.mean(np.log(row[:, 0]) - picked))
         z /= row
         z[rows, labels] -= 1.0
