@@ -381,6 +381,29 @@ def test_fused_linear_equals_its_composition_in_value_and_gradients(case):
         np.testing.assert_allclose(f.grad.data, c.grad.data, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("create_graph", [False, True])
+def test_indexing_marked_unique_gives_the_gradient_of_accumulating_indexing(create_graph):
+    """GetItem(unique=True), as cross-entropy picks one class per example, writes its gradient with assignment
+    instead of np.add.at: the same gradient when no element is picked twice, and under create_graph the
+    same recorded ScatterAdd, whose own gradient (with respect to the upstream gradient) is indexing again."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(2000, 10))
+    index = (np.arange(2000), rng.integers(0, 10, 2000))
+    weights, upstream = rng.normal(size=x.shape), rng.normal(size=2000)
+    results = []
+    for unique in (True, False):
+        t, seed = leaf(x), leaf(upstream)
+        out = ops.GetItem.apply(t, index=index, unique=unique)
+        (g,) = tg.autograd.grad(out, t, grad_outputs=seed, create_graph=create_graph)
+        d_seed = tg.autograd.grad((g * weights).sum(), seed)[0].data if create_graph else None
+        results.append((g.data, d_seed))
+    np.testing.assert_array_equal(results[0][0], results[1][0])
+    assert np.count_nonzero(results[0][0]) == 2000
+    if create_graph:
+        np.testing.assert_array_equal(results[0][1], weights[index])
+        np.testing.assert_array_equal(results[1][1], weights[index])
+
+
 def _log_softmax_composed(x, axis):
     """x - logsumexp(x) from Exp, Sum and Log: the composition the LogSoftmax primitive stands for."""
     m = np.max(x.data, axis=axis, keepdims=True)

@@ -95,7 +95,7 @@ def _pick(x: Tensor, index: np.ndarray, axis: int) -> Tensor:
     """
     grids = list(np.indices(index.shape, sparse=True))
     grids.insert(axis, index)
-    return x[tuple(grids)]
+    return ops.GetItem.apply(x, index=tuple(grids), unique=True)  # one class per position: no element twice
 
 
 def _tiny(dtype) -> float:
