@@ -3,7 +3,7 @@
 Each class is one differentiable operation. ``forward`` computes the value on NumPy arrays;
 ``backward`` receives ``g``, the gradient of the final scalar loss L with respect to this op's
 output, and returns the gradient of L with respect to each input (the vector-Jacobian product
-``g^T J``). Its docstring derives that product. Everything else -- subtraction, mean, log_softmax,
+``g^T J``). Its docstring derives that product. Everything else -- subtraction, mean, logsumexp,
 every loss and layer -- is a composition of these, so it is differentiated for free.
 
 Backward is a computation too. Every ``backward`` here is written only with operations that NumPy

@@ -575,7 +575,8 @@ class Tensor(PythonProtocols):
 
     @_torch_names
     def log_softmax(self, axis=-1):
-        """x - logsumexp(x), written (x - m) - log(sum(exp(x - m))) so that m is never added back and
+        """x - logsumexp(x) along ``axis``, as the one primitive ``ops.LogSoftmax`` (its docstring derives the
+        gradient g - e^l * sum(g)); computed (x - m) - log(sum(exp(x - m))) so that m is never added back and
         subtracted again: float32 logits of 1e8 keep the log 2 that m + log 2 would round away."""
         return ops.LogSoftmax.apply(self._floating(), axis=axis)
 
