@@ -424,6 +424,14 @@ def test_log_softmax_primitive_equals_its_composition_in_value_and_gradient(case
     np.testing.assert_allclose(fused.grad.data, composed.grad.data, rtol=1e-12, atol=1e-12)
 
 
+def test_log_softmax_takes_a_tuple_of_axes_and_names_an_axis_out_of_range():
+    x = leaf(np.random.default_rng(0).normal(size=(2048, 3)))
+    out = x.log_softmax(axis=(0, 1))
+    np.testing.assert_allclose(np.exp(out.data).sum(), 1.0)
+    with pytest.raises(np.exceptions.AxisError, match="axis 5 is out of bounds"):
+        x.log_softmax(axis=5)
+
+
 @pytest.mark.parametrize("axis", [1, 0, -1])
 def test_log_softmax_over_many_rows_reduces_column_by_column_to_the_same_values_and_gradients(axis):
     """From 1024 rows the max and the sums combine whole columns (_reduce_short_axis); the result must be the

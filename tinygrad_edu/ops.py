@@ -480,8 +480,8 @@ def _reduce_short_axis(ufunc, x, axis):
     and so on, makes long vectorised passes: 0.36 ms each. That pays from about 1000 rows (measured on
     (n, 10) float32: the max 2.2x and the sum 1.1x faster at 1024 rows, 7x and 3x at 60 000); fewer rows,
     long axes and Tensors (under create_graph) use the reduction itself."""
-    n = x.shape[axis]
-    if type(x) is not np.ndarray or not 1 < n <= 32 or x.size < 1024 * n:
+    if type(x) is not np.ndarray or not isinstance(axis, (int, np.integer)) or not -x.ndim <= axis < x.ndim \
+            or not 1 < x.shape[axis] <= 32 or x.size < 1024 * x.shape[axis]:  # (a bad axis: NumPy's error)
         return x.sum(axis=axis, keepdims=True) if ufunc is np.add else ufunc.reduce(x, axis=axis, keepdims=True)
     columns = np.moveaxis(x, axis, 0)
     out = ufunc(columns[0], columns[1])
