@@ -174,3 +174,29 @@ def test_writing_into_data_directly_bypasses_the_check_as_in_pytorch():
     w.data[...] = 1.0
     loss.backward()
     np.testing.assert_array_equal(w.grad.data, [2.0])
+
+
+def test_refilling_an_index_or_target_array_after_the_forward_pass_leaves_the_gradient_as_recorded():
+    """The gradient of x[i] scatters through i at backward time; a loop that refills its index or label
+    buffer before calling backward must not move that gradient (the index arrays are copied when recorded)."""
+    index = np.array([0, 2])
+    x = tg.Tensor(np.arange(3.0), requires_grad=True)
+    picked = x[index]
+    index[:] = 1
+    picked.backward(np.array([1.0, 10.0]))
+    assert x.grad.tolist() == [1.0, 0.0, 10.0]
+
+    rows, cols = np.array([0, 1]), np.array([2, 0])
+    y = tg.Tensor(np.ones((2, 3)), requires_grad=True)
+    picked = y[rows, cols]
+    cols[:] = 1
+    picked.sum().backward()
+    assert y.grad.tolist() == [[0.0, 0.0, 1.0], [1.0, 0.0, 0.0]]
+
+    labels = np.array([0, 1])
+    logits = tg.Tensor(np.array([[1.0, 2.0, 3.0], [0.5, 0.1, -1.0]]), requires_grad=True)
+    loss = F.cross_entropy(logits, labels)
+    labels[:] = 2                                  # the next batch's labels, written into the same buffer
+    loss.backward()
+    p = np.exp(logits.data) / np.exp(logits.data).sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(logits.grad.data, (p - np.eye(3)[[0, 1]]) / 2, rtol=1e-12)

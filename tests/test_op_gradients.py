@@ -432,6 +432,27 @@ def test_log_softmax_takes_a_tuple_of_axes_and_names_an_axis_out_of_range():
         x.log_softmax(axis=5)
 
 
+@pytest.mark.parametrize("rows", [1, 2048])
+def test_log_softmax_of_a_row_holding_plus_infinity_is_nan_throughout_as_pytorch(rows):
+    """m = +inf is subtracted like any maximum (x - inf, inf - inf): the whole row and its gradient are nan,
+    and the cross-entropy is nan whichever class is the target (it was -inf beside nan, and a loss of inf)."""
+    x = np.tile(np.array([[1.0, np.inf, 2.0]]), (rows, 1))
+    t = leaf(x)
+    with np.errstate(invalid="ignore"):
+        out = t.log_softmax(1)
+        out.backward(np.ones(x.shape))
+        loss = F.cross_entropy(leaf(x), np.zeros(rows, dtype=np.int64))
+    assert np.isnan(out.data).all() and np.isnan(t.grad.data).all() and np.isnan(loss.item())
+
+
+def test_log_softmax_of_no_classes_or_no_rows_is_empty_as_pytorch():
+    for shape in ((10, 0), (0, 10)):
+        t = leaf(np.zeros(shape))
+        out = t.log_softmax(1)
+        out.backward(np.zeros(shape))
+        assert out.shape == shape and t.grad.shape == shape
+
+
 @pytest.mark.parametrize("axis", [1, 0, -1])
 def test_log_softmax_over_many_rows_reduces_column_by_column_to_the_same_values_and_gradients(axis):
     """From 1024 rows the max and the sums combine whole columns (_reduce_short_axis); the result must be the

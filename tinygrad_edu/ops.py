@@ -450,8 +450,8 @@ class LogSoftmax(Primitive):
         dL/dx = g - e^l * sum(g, axis).
     Forward subtracts the row's maximum m first (l does not change, and no exponent overflows) and never
     adds m back: l = (x - m) - log sum e^{x - m}, so float32 logits of 1e8 keep the log 2 that m + log 2
-    would round away. A row whose maximum is not finite is shifted by 0 instead, so a fully masked row
-    (all -inf) gives nan, as in PyTorch.
+    would round away. A fully masked row (all -inf, so m = -inf) is shifted by 0 instead and gives nan; a
+    row holding +inf gives nan throughout (x - inf, then inf - inf); both as in PyTorch.
 
     The same function composes from Exp, Sum and Log (``Tensor.logsumexp``); as one primitive it makes
     fewer passes over the logits and records one node instead of six, and its max and sums run along a
@@ -460,11 +460,15 @@ class LogSoftmax(Primitive):
 
     @staticmethod
     def forward(ctx, x, axis):
+        ctx.axis = axis
+        if x.size == 0:  # nothing to normalise (an empty batch, or no classes: max would refuse)
+            np.add.reduce(x, axis=axis)  # (NumPy's AxisError for a bad axis)
+            ctx.save_for_backward(x)
+            return x.copy()
         m = _reduce_short_axis(np.maximum, x, axis)
-        shifted = x - np.where(np.isfinite(m), m, 0).astype(x.dtype, copy=False)
+        shifted = x - np.where(m == -np.inf, 0, m).astype(x.dtype, copy=False)
         shifted -= np.log(_reduce_short_axis(np.add, np.exp(shifted), axis))
         ctx.save_for_backward(shifted)
-        ctx.axis = axis
         return shifted
 
     @staticmethod
