@@ -641,18 +641,13 @@ class Tensor(PythonProtocols):
         return ops.Expand.apply(self, shape=shape)
 
     def __getitem__(self, index):
-        """x[index] with NumPy's rules. Index arrays are copied: backward scatters the gradient through them,
-        and the caller may change its array in place before then."""
+        """x[index] with NumPy's rules (``ops.GetItem``, which keeps its own copy of index arrays)."""
         if isinstance(index, Tensor):
             index = index.data
         elif isinstance(index, tuple):
             index = tuple(i.data if isinstance(i, Tensor) else i for i in index)
         elif isinstance(index, list):
             index = np.asarray(index, dtype=np.intp if len(index) == 0 else None)
-        if isinstance(index, np.ndarray):
-            index = index.copy()
-        elif isinstance(index, tuple):
-            index = tuple(i.copy() if isinstance(i, np.ndarray) else i for i in index)
         return ops.GetItem.apply(self, index=index)
 
     # ---- constructors -------------------------------------------------------------------------

@@ -94,7 +94,7 @@ def _pick(x: Tensor, index: np.ndarray, axis: int) -> Tensor:
     are not picked take part in no arithmetic at all: an unpicked -inf stays harmless.
     """
     grids = list(np.indices(index.shape, sparse=True))
-    grids.insert(axis, np.array(index))  # a copy: the caller may refill its target array before backward
+    grids.insert(axis, index)
     return ops.GetItem.apply(x, index=tuple(grids), unique=True)  # one class per position: no element twice
 
 
