@@ -33,6 +33,56 @@ def test_linear_uses_pytorch_layout_out_by_in():
     assert isinstance(layer.weight, nn.Parameter)
 
 
+def test_linear_weight_lies_column_major_and_its_gradient_and_adam_state_keep_that_layout():
+    """W is (out, in) but stored as the transpose of a C-contiguous (in, out) array: the backward
+    hands dL/dW over in that layout itself (no copy into .grad) and Adam's moments follow it."""
+    from tinygrad_edu.autograd.backprop import backward
+
+    layer = nn.Linear(5, 3, seed=0)
+    assert layer.weight.data.flags.f_contiguous and not layer.weight.data.flags.c_contiguous
+    rng = np.random.default_rng(0)
+    x = Tensor(rng.standard_normal((4, 5)).astype(np.float32))
+    handed = {}
+    backward((layer(x) * Tensor(rng.standard_normal((4, 3)).astype(np.float32))).sum(),
+             visit=lambda node, g, grads: handed.setdefault(type(node).__name__, grads))
+    gw = handed["Linear"][1]
+    assert gw.flags.f_contiguous and not gw.flags.c_contiguous
+    assert layer.weight.grad.data.flags.f_contiguous
+    opt = tg.optim.Adam(layer.parameters())
+    opt.step()
+    assert opt.state[layer.weight]["exp_avg"].flags.f_contiguous and layer.weight.data.flags.f_contiguous
+
+
+@given(st.tuples(st.integers(1, 4), st.integers(1, 5), st.integers(1, 5)), st.booleans(), st.booleans(),
+       st.integers(0, 2 ** 16))
+def test_linear_values_and_gradients_do_not_depend_on_how_the_weight_lies_in_memory(dims, batched, bias, seed):
+    """The same layer with W row-major (e.g. assigned by the user) and column-major (the default) gives
+    the same output and gradients, through a random upstream gradient, batched input axes included."""
+    n, n_in, n_out = dims
+    rng = np.random.default_rng(seed)
+    x_shape = (2, n, n_in) if batched else (n, n_in)
+    x0, w0, b0 = rng.standard_normal(x_shape), rng.standard_normal((n_out, n_in)), rng.standard_normal(n_out)
+    upstream = Tensor(rng.standard_normal(x_shape[:-1] + (n_out,)))
+    results = []
+    for order in ("C", "F"):
+        x = leaf(x0)
+        w = Tensor(np.array(w0, order=order), requires_grad=True)
+        b = leaf(b0) if bias else None
+        assert w.data.flags.f_contiguous == (order == "F" and n_in > 1 and n_out > 1) or n_in == 1 or n_out == 1
+        y = F.linear(x, w, b)
+        (y * upstream).sum().backward()
+        results.append([y.data, x.grad.data, w.grad.data] + ([b.grad.data] if bias else []))
+    for row_major, column_major in zip(*results):
+        np.testing.assert_allclose(column_major, row_major, rtol=1e-12, atol=1e-12)
+
+
+def test_linear_second_derivatives_gradgradcheck_with_the_column_major_weight():
+    layer = nn.Linear(4, 3, dtype=np.float64, seed=0)
+    assert layer.weight.data.flags.f_contiguous
+    x = leaf(np.random.default_rng(1).standard_normal((2, 4)))
+    assert tg.gradgradcheck(lambda x, w, b: F.linear(x, w, b).tanh(), (x, layer.weight, layer.bias))
+
+
 def test_linear_computes_x_times_weight_transposed_plus_bias():
     layer = nn.Linear(4, 3, dtype=np.float64, seed=0)
     x = np.random.default_rng(1).standard_normal((6, 4))

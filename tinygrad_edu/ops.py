@@ -81,6 +81,13 @@ def laid_out_like(array: np.ndarray, like: np.ndarray) -> np.ndarray:
     return laid_out
 
 
+def _column_major(a) -> bool:
+    """Whether an array (or a Tensor's array) lies in memory column by column (Fortran order) and not
+    also row by row, as ``nn.Linear`` stores its weight."""
+    flags = (a.data if isinstance(a, Tensor) else a).flags
+    return flags.f_contiguous and not flags.c_contiguous
+
+
 def _all_finite(g: np.ndarray) -> bool:
     """Whether g holds no nan or inf, told by its sum (one read, no temporary; a sum overflowing to inf
     says no too, which only costs the slow path)."""
@@ -687,6 +694,8 @@ class Linear(Primitive):
     operand's layout (the composition x @ W.T + b would hand W a transposed view to copy):
         dL/dx = g @ W,   dL/dW = g^T @ x,   dL/db = sum of g over the batch axes.
     x may carry any leading batch axes (..., in); they are flattened for the weight gradient.
+    ``nn.Linear`` stores W column by column (its transpose is the C-contiguous array); g^T @ x is then
+    computed as (x^T @ g)^T, the same numbers laid out as W, so .grad takes it without a copy.
     """
 
     @staticmethod
@@ -711,7 +720,10 @@ class Linear(Primitive):
         gx = g @ weight if need[0] else None
         if g.ndim != 2:  # batch axes (..., out) flattened into one
             g, x = g.reshape(-1, g.shape[-1]), x.reshape(-1, x.shape[-1])
-        gw = g.T @ x if need[1] else None
+        if need[1]:  # g^T @ x, computed as (x^T @ g)^T when W is column-major: dL/dW is then laid out as W
+            gw = (x.T @ g).T if _column_major(weight) else g.T @ x
+        else:
+            gw = None
         gb = np.add.reduce(g, axis=0) if len(need) > 2 and need[2] else None
         return gx, gw, gb
 
