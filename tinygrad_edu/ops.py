@@ -81,11 +81,10 @@ def laid_out_like(array: np.ndarray, like: np.ndarray) -> np.ndarray:
     return laid_out
 
 
-def _column_major(a) -> bool:
-    """Whether an array (or a Tensor's array) lies in memory column by column (Fortran order) and not
-    also row by row, as ``nn.Linear`` stores its weight."""
-    flags = (a.data if isinstance(a, Tensor) else a).flags
-    return flags.f_contiguous and not flags.c_contiguous
+def _column_major(a: np.ndarray) -> bool:
+    """Whether an array lies in memory column by column (Fortran order) and not also row by row, as
+    ``nn.Linear`` stores its weight."""
+    return a.flags.f_contiguous and not a.flags.c_contiguous
 
 
 def _all_finite(g: np.ndarray) -> bool:
@@ -694,8 +693,9 @@ class Linear(Primitive):
     operand's layout (the composition x @ W.T + b would hand W a transposed view to copy):
         dL/dx = g @ W,   dL/dW = g^T @ x,   dL/db = sum of g over the batch axes.
     x may carry any leading batch axes (..., in); they are flattened for the weight gradient.
-    ``nn.Linear`` stores W column by column (its transpose is the C-contiguous array); g^T @ x is then
-    computed as (x^T @ g)^T, the same numbers laid out as W, so .grad takes it without a copy.
+    ``nn.Linear`` stores W column by column (its transpose is the C-contiguous array); dL/dW is then
+    written as x^T @ g into the transpose of an array laid out as W: the same numbers, in W's layout, in
+    an array of its own, so .grad takes it without a copy.
     """
 
     @staticmethod
@@ -720,10 +720,13 @@ class Linear(Primitive):
         gx = g @ weight if need[0] else None
         if g.ndim != 2:  # batch axes (..., out) flattened into one
             g, x = g.reshape(-1, g.shape[-1]), x.reshape(-1, x.shape[-1])
-        if need[1]:  # g^T @ x, computed as (x^T @ g)^T when W is column-major: dL/dW is then laid out as W
-            gw = (x.T @ g).T if _column_major(weight) else g.T @ x
-        else:
+        if not need[1]:
             gw = None
+        elif type(weight) is np.ndarray and _column_major(weight):  # dL/dW laid out as W: (x^T @ g) into W^T
+            gw = np.empty_like(weight)
+            np.matmul(x.T, g, out=gw.T)
+        else:
+            gw = g.T @ x
         gb = np.add.reduce(g, axis=0) if len(need) > 2 and need[2] else None
         return gx, gw, gb
 
