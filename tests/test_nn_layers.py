@@ -33,21 +33,27 @@ def test_linear_uses_pytorch_layout_out_by_in():
     assert isinstance(layer.weight, nn.Parameter)
 
 
-def test_linear_weight_lies_column_major_and_its_gradient_and_adam_state_keep_that_layout():
-    """W is (out, in) but stored as the transpose of a C-contiguous (in, out) array: the backward
-    hands dL/dW over in that layout itself (no copy into .grad) and Adam's moments follow it."""
+def test_a_large_linear_weight_lies_column_major_and_its_gradient_and_adam_state_keep_that_layout():
+    """A W of at least COLUMN_MAJOR_FROM elements is (out, in) but stored as the transpose of a
+    C-contiguous (in, out) array: the backward hands dL/dW over in that layout itself (no copy into
+    .grad) and Adam's moments follow it. A smaller W is row-major, as PyTorch's."""
     from tinygrad_edu.autograd.backprop import backward
+    from tinygrad_edu.nn.layers import COLUMN_MAJOR_FROM
 
-    layer = nn.Linear(5, 3, seed=0)
+    small = nn.Linear(5, 3, seed=0).weight.data
+    assert small.flags.c_contiguous and not small.flags.f_contiguous
+    layer = nn.Linear(COLUMN_MAJOR_FROM // 64, 64, seed=0)
+    assert layer.weight.shape == (64, COLUMN_MAJOR_FROM // 64)
     assert layer.weight.data.flags.f_contiguous and not layer.weight.data.flags.c_contiguous
     rng = np.random.default_rng(0)
-    x = Tensor(rng.standard_normal((4, 5)).astype(np.float32))
+    x = Tensor(rng.standard_normal((4, COLUMN_MAJOR_FROM // 64)).astype(np.float32))
     handed = {}
-    backward((layer(x) * Tensor(rng.standard_normal((4, 3)).astype(np.float32))).sum(),
+    backward((layer(x) * Tensor(rng.standard_normal((4, 64)).astype(np.float32))).sum(),
              visit=lambda node, g, grads: handed.setdefault(type(node).__name__, grads))
     gw = handed["Linear"][1]
-    assert gw.flags.f_contiguous and not gw.flags.c_contiguous
+    assert gw.flags.f_contiguous and not gw.flags.c_contiguous and gw.base is None
     assert layer.weight.grad.data.flags.f_contiguous
+    np.testing.assert_allclose(layer.weight.grad.data, gw)
     opt = tg.optim.Adam(layer.parameters())
     opt.step()
     assert opt.state[layer.weight]["exp_avg"].flags.f_contiguous and layer.weight.data.flags.f_contiguous
@@ -76,11 +82,12 @@ def test_linear_values_and_gradients_do_not_depend_on_how_the_weight_lies_in_mem
         np.testing.assert_allclose(column_major, row_major, rtol=1e-12, atol=1e-12)
 
 
-def test_linear_second_derivatives_gradgradcheck_with_the_column_major_weight():
-    layer = nn.Linear(4, 3, dtype=np.float64, seed=0)
-    assert layer.weight.data.flags.f_contiguous
-    x = leaf(np.random.default_rng(1).standard_normal((2, 4)))
-    assert tg.gradgradcheck(lambda x, w, b: F.linear(x, w, b).tanh(), (x, layer.weight, layer.bias))
+def test_linear_second_derivatives_gradgradcheck_with_a_column_major_weight():
+    rng = np.random.default_rng(1)
+    w = Tensor(np.asfortranarray(rng.standard_normal((3, 4))), requires_grad=True)
+    assert w.data.flags.f_contiguous and not w.data.flags.c_contiguous
+    x, b = leaf(rng.standard_normal((2, 4))), leaf(rng.standard_normal(3))
+    assert tg.gradgradcheck(lambda x, w, b: F.linear(x, w, b).tanh(), (x, w, b))
 
 
 def test_linear_computes_x_times_weight_transposed_plus_bias():

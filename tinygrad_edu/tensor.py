@@ -16,6 +16,7 @@ walk, accumulate. How a Tensor meets Python and NumPy (``float(t)``, ``np.exp(t)
 from __future__ import annotations
 
 import functools
+import math
 
 import numpy as np
 
@@ -537,7 +538,7 @@ class Tensor(PythonProtocols):
 
     def _count(self, axis, name) -> int:
         axes = ops._normalize_axis(axis, self.ndim)
-        count = int(np.prod([self.shape[a] for a in axes]))
+        count = math.prod(self.shape[a] for a in axes)
         if count == 0:  # 0 / 0: NumPy and PyTorch answer nan; a clear error is more useful to a learner
             where = "" if axis is None else f" along axis {axis}"
             raise ValueError(f"{name}: cannot average zero elements (an empty tensor of shape {self.shape}{where}); "
@@ -615,7 +616,7 @@ class Tensor(PythonProtocols):
         start, end = ops._normalize_axis(start, self.ndim)[0], ops._normalize_axis(end, self.ndim)[0]
         if start > end:
             raise ValueError(f"flatten: start axis {start_axis} comes after end axis {end_axis} for shape {self.shape}")
-        merged = int(np.prod(self.shape[start:end + 1]))  # (not -1: an empty batch leaves it ambiguous)
+        merged = math.prod(self.shape[start:end + 1])  # (not -1: an empty batch leaves it ambiguous)
         return self.reshape(*self.shape[:start], merged, *self.shape[end + 1:])
 
     @_torch_names
