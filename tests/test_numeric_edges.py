@@ -136,3 +136,36 @@ def test_a_nan_takes_the_gradient_of_the_max_it_makes_and_the_other_windows_stay
     assert np.isnan(out.data[0, 0, 0, 0]) and not np.isnan(out.data[0, 0, 1, 1])
     grad = t.grad.numpy()[0, 0]
     assert grad[0, 0] == 1.0 and not np.isnan(grad).any() and grad.sum() == 4.0
+
+
+@pytest.mark.parametrize("layout", ["C", "F", "strided"])
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+@pytest.mark.parametrize("odd", [np.inf, -np.inf, np.nan, 1e30])
+def test_relu_gradient_is_zero_where_the_input_lost_whatever_the_upstream_gradient_holds(odd, dtype, layout):
+    """One inf, nan or huge entry (1e30: its square overflows float32) where x <= 0, and one where x > 0:
+    the losers get exactly 0 and the winners the upstream value, in every dtype and memory layout (the
+    finiteness check that picks the fast product takes a different road for each)."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((6, 8)).astype(dtype)
+    x[0, 0], x[1, 1] = -1.0, 1.0
+    base = rng.standard_normal((6, 16) if layout == "strided" else (6, 8)).astype(dtype)
+    seed = {"C": base, "F": np.asfortranarray(base), "strided": base[:, ::2]}[layout]
+    with np.errstate(over="ignore"):
+        seed[0, 0] = seed[1, 1] = odd   # 1e30 is inf in float16
+    t = Tensor(x, requires_grad=True)
+    t.relu().backward(seed)
+    np.testing.assert_array_equal(t.grad.data, np.where(x > 0, seed, 0).astype(dtype))
+
+
+def test_the_finiteness_check_agrees_with_isfinite_on_every_dtype_and_layout():
+    from tinygrad_edu.ops import _all_finite
+
+    rng = np.random.default_rng(1)
+    for dtype in (np.float16, np.float32, np.float64, np.int64):
+        for make in (lambda a: a, np.asfortranarray, lambda a: a[:, ::2], lambda a: a[:0]):
+            assert _all_finite(make(rng.integers(-3, 4, (5, 6)).astype(dtype)))
+            if dtype != np.int64 and make(np.ones((5, 6))).size:
+                for odd in (np.inf, -np.inf, np.nan):
+                    b = make(rng.integers(-3, 4, (5, 6)).astype(dtype))  # the layout kept: odd written into it
+                    b[2, 1] = odd
+                    assert not _all_finite(b), (dtype, odd, b.flags.c_contiguous)

@@ -88,10 +88,19 @@ def _column_major(a: np.ndarray) -> bool:
 
 
 def _all_finite(g: np.ndarray) -> bool:
-    """Whether g holds no nan or inf, told by its sum (one read, no temporary; a sum overflowing to inf
-    says no too, which only costs the slow path)."""
-    with np.errstate(invalid="ignore", over="ignore"):  # inf - inf or an overflow in the sum: just "no"
+    """Whether g holds no nan or inf, told by one number that any nan or inf in g makes nan or inf: the
+    dot product of g with itself, a BLAS call (one read, no temporary), for contiguous float32/float64,
+    else the sum. A square or a sum overflowing to inf (|g| above 1e19 in float32) says no too, which
+    only costs the slow path. Measured: 9 us against 19 us for the sum on (128, 512) float32, 52 us
+    against 127 us on (128, 32, 14, 14)."""
+    with np.errstate(invalid="ignore", over="ignore"):  # inf - inf or an overflow: just "no"
+        if g.dtype in _BLAS_FLOATS and g.flags.c_contiguous:
+            flat = g.reshape(-1)
+            return bool(np.isfinite(np.dot(flat, flat)))
         return bool(np.isfinite(np.add.reduce(g, axis=None)))
+
+
+_BLAS_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 def _broadcast_error(op: str, *arrays) -> ValueError:
