@@ -87,6 +87,9 @@ def _column_major(a: np.ndarray) -> bool:
     return a.flags.f_contiguous and not a.flags.c_contiguous
 
 
+_BLAS_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))  # the dtypes np.dot hands to BLAS
+
+
 def _all_finite(g: np.ndarray) -> bool:
     """Whether g holds no nan or inf, told by one number that any nan or inf in g makes nan or inf: the
     dot product of g with itself, a BLAS call (one read, no temporary), for contiguous float32/float64,
@@ -98,9 +101,6 @@ def _all_finite(g: np.ndarray) -> bool:
             flat = g.reshape(-1)
             return bool(np.isfinite(np.dot(flat, flat)))
         return bool(np.isfinite(np.add.reduce(g, axis=None)))
-
-
-_BLAS_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 def _broadcast_error(op: str, *arrays) -> ValueError:
