@@ -6,6 +6,8 @@
   NumPy floor, tinygrad_edu and (where torch imports) PyTorch reach the same parameters and loss (B4, the CNN:
   the same first loss, gradients, running statistics and, after one Adam step, parameters).
 - The DataLoader serves the batch order the NumPy and PyTorch versions replay.
+- B2's bare tape (the least an autograd in Python costs) computes exactly tinygrad_edu's step, and each
+  of its functions gives the gradient that finite differences give.
 - The OPENBLAS_* variables are unset for a full run only, never for the quick (CI) run; bad options exit 2.
 """
 
@@ -22,7 +24,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))   # benchmarks/ is a package beside tinygrad_edu, not an installed one
 
-from benchmarks import b4_cnn, b4_phases, instructions, phases, run
+from benchmarks import b2_bare_tape, b4_cnn, b4_phases, instructions, phases, run
 from benchmarks.common import Data, batch_indices
 from benchmarks.workloads import WORKLOADS, torch_available
 from tinygrad_edu.data import DataLoader
@@ -190,6 +192,49 @@ def test_phases_time_every_part_and_replay_the_workloads_own_steps(key):
         by_parts(trainer, 3, {})
         for a, b in zip(own, trainer.params()):
             np.testing.assert_array_equal(a, b)
+
+
+def test_bare_tape_reaches_tinygrad_edus_parameters_bit_for_bit():
+    """benchmarks/b2_bare_tape.py makes the same NumPy calls as tinygrad_edu's B2 step, so it must reach the same
+    parameters exactly; the NumPy floor (which folds lr / B into one product) agrees to rounding."""
+    runs = b2_bare_tape.trainers(synthetic_data())
+    assert b2_bare_tape.max_parameter_difference(runs["bare"], runs["tinygrad"], 20) == 0.0
+    assert 0 < b2_bare_tape.max_parameter_difference(runs["bare"], runs["numpy"], 20) < 1e-4
+
+
+def test_bare_tape_gradients_match_finite_differences():
+    """Each function of the bare tape gives the gradient of its value, through a random upstream gradient."""
+    rng = np.random.default_rng(0)
+    x, w, b = (rng.standard_normal(s) for s in ((3, 4), (2, 4), (2,)))
+    up = rng.standard_normal((3, 2))
+
+    def loss(x, w, b):
+        node = b2_bare_tape.scale(b2_bare_tape.total(b2_bare_tape.multiply(
+            b2_bare_tape.subtract(b2_bare_tape.sigmoid(b2_bare_tape.linear(x, w, b)), b2_bare_tape.Node(up)),
+            b2_bare_tape.Node(up))), 0.7)
+        return node
+
+    leaves = [b2_bare_tape.Node(a.copy()) for a in (x, w, b)]
+    b2_bare_tape.backward(loss(*leaves))
+    assert leaves[0].grad is None  # x is an input (a leaf): linear gives no gradient for it, as in B2
+    for k, leaf in enumerate(leaves[1:], start=1):
+        numeric = np.zeros_like(leaf.data)
+        for i in np.ndindex(leaf.data.shape):
+            values = [lf.data.copy() for lf in leaves]
+            values[k][i] += 1e-6
+            hi = float(loss(*[b2_bare_tape.Node(v) for v in values]).data)
+            values[k][i] -= 2e-6
+            lo = float(loss(*[b2_bare_tape.Node(v) for v in values]).data)
+            numeric[i] = (hi - lo) / 2e-6
+        np.testing.assert_allclose(leaf.grad, numeric, rtol=1e-6, atol=1e-8)
+
+
+def test_bare_tape_prints_the_times_and_bytecodes(monkeypatch, capsys):
+    monkeypatch.setattr(b2_bare_tape, "load_data", synthetic_data)
+    assert b2_bare_tape.main(["--rounds", "1", "--steps", "3", "--bytecodes"]) == 0
+    out = capsys.readouterr().out
+    assert "parameters differ by at most 0" in out and "tinygrad_edu / bare tape" in out
+    assert "bare:" in out and "tinygrad:" in out and "Python bytecodes per step" in out
 
 
 def test_dataloader_serves_the_batches_the_other_versions_replay():

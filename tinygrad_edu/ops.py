@@ -74,7 +74,11 @@ def laid_out_like(array: np.ndarray, like: np.ndarray) -> np.ndarray:
     """``array`` itself when its axes lie in memory as ``like``'s do (strides compared in elements, so the
     dtypes may differ), else a copy laid out as ``like``: elementwise passes over the two then read both
     in step, and a gradient keeps its tensor's layout (PyTorch's rule for .grad)."""
-    if array.size <= 1 or [s // array.itemsize for s in array.strides] == [s // like.itemsize for s in like.strides]:
+    if array.itemsize == like.itemsize:  # (the usual case: strides compared as they are)
+        same = array.strides == like.strides
+    else:
+        same = [s // array.itemsize for s in array.strides] == [s // like.itemsize for s in like.strides]
+    if same or array.size <= 1:
         return array
     laid_out = np.empty_like(like, dtype=array.dtype)
     laid_out[...] = array
