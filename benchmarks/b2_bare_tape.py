@@ -8,8 +8,8 @@ nothing. Any autograd records each operation and walks the records backwards, an
 the floor does not do. This module measures how much, with the smallest such autograd: ``BareB2`` runs B2's
 step on a micrograd-style tape (each node an array, its inputs and a closure giving their gradients; a
 topological sort; a dict of pending gradients), with no checks, no dtype rules, no version counters, no
-modules, no optimizer classes and no data loader. It makes the same NumPy calls as tinygrad_edu's step in
-the same order, and so reaches the same parameters bit for bit (checked before timing).
+modules, no optimizer classes and no data loader. It computes every value with the same arithmetic as
+tinygrad_edu's step, and so reaches the same parameters bit for bit (checked before timing).
 
 The bare tape is a reference, not a design to copy: it accepts any input silently and gets wrong answers
 for what tinygrad_edu refuses or handles (shape and dtype mismatches, a tensor changed in place after the
@@ -189,18 +189,13 @@ def bytecodes_per_step(trainer: Trainer, steps: int) -> collections.Counter:
             counts[frame.f_code.co_filename.rsplit("/", 1)[-1]] += 1
         return trace
 
-    def per_step():
-        for name, n in list(counts.items()):
-            counts[name] = n / steps
-        del counts["common.py"]  # batch_indices: once per train() call, for the whole epoch
-        return counts
-
     sys.settrace(trace)
     try:
         trainer.train(steps)
     finally:
         sys.settrace(None)
-    return per_step()
+    del counts["common.py"]  # batch_indices: once per train() call, for the whole epoch
+    return collections.Counter({name: n / steps for name, n in counts.items()})
 
 
 def main(argv=None) -> int:

@@ -208,11 +208,9 @@ def test_bare_tape_gradients_match_finite_differences():
     x, w, b = (rng.standard_normal(s) for s in ((3, 4), (2, 4), (2,)))
     up = rng.standard_normal((3, 2))
 
-    def loss(x, w, b):
-        node = b2_bare_tape.scale(b2_bare_tape.total(b2_bare_tape.multiply(
-            b2_bare_tape.subtract(b2_bare_tape.sigmoid(b2_bare_tape.linear(x, w, b)), b2_bare_tape.Node(up)),
-            b2_bare_tape.Node(up))), 0.7)
-        return node
+    def loss(x, w, b):  # every function of the tape: 0.7 * sum((sigmoid(x W^T + b) - up) * up)
+        difference = b2_bare_tape.subtract(b2_bare_tape.sigmoid(b2_bare_tape.linear(x, w, b)), b2_bare_tape.Node(up))
+        return b2_bare_tape.scale(b2_bare_tape.total(b2_bare_tape.multiply(difference, b2_bare_tape.Node(up))), 0.7)
 
     leaves = [b2_bare_tape.Node(a.copy()) for a in (x, w, b)]
     b2_bare_tape.backward(loss(*leaves))
