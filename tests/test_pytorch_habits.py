@@ -1,6 +1,7 @@
 """Habits a PyTorch user brings, each from a case a new user tried: detach shares the version count,
 .grad assignments are checked, std of a constant column has a finite gradient, retained gradients
-accumulate, both argument spellings at once are refused, unsigned arithmetic wraps, dim= everywhere."""
+accumulate, both argument spellings at once are refused, unsigned arithmetic wraps, dim= everywhere,
+and changing a .grad in place never changes the vector the caller passed to backward(G)."""
 
 import numpy as np
 import pytest
@@ -125,3 +126,36 @@ def test_softmax_layers_and_functions_accept_dim():
     for out, reference in ((F.softmax(x, dim=0), x.softmax(axis=0)), (F.log_softmax(x, dim=0), x.log_softmax(0)),
                            (nn.Softmax(dim=0)(x), x.softmax(0))):
         np.testing.assert_array_equal(out.data, reference.data)
+
+
+def _paths_to_a_leaf():
+    """Ways the vector G of backward(G) can reach a leaf's .grad unchanged or as a view of it."""
+    return {
+        "the leaf itself": lambda a, b: a,
+        "a + 0": lambda a, b: a + 0,
+        "a * 1": lambda a, b: a * 1,
+        "a + b": lambda a, b: a + b,
+        "a reshaped and back": lambda a, b: a.reshape(3, 1).reshape(3),
+    }
+
+
+@pytest.mark.parametrize("path", list(_paths_to_a_leaf()))
+@pytest.mark.parametrize("as_tensor", [False, True])
+def test_changing_grad_in_place_leaves_the_callers_backward_vector_alone(path, as_tensor):
+    """backward(G) never hands the caller's G (array or Tensor) to a .grad: zero_grad(set_to_none=False) and
+    clip_grad_norm_ write into .grad, and G must not change with it (PyTorch gives .grad its own storage)."""
+    a, b = nn.Parameter(np.zeros(3)), nn.Parameter(np.zeros(3))
+    G = np.array([3.0, -4.0, 12.0])
+    vector = Tensor(G.copy()) if as_tensor else G.copy()
+    _paths_to_a_leaf()[path](a, b).backward(vector)
+    nn.utils.clip_grad_norm_([a, b], 1.0)
+    tg.optim.SGD([a, b], lr=0.1).zero_grad(set_to_none=False)
+    np.testing.assert_array_equal(vector.data if as_tensor else vector, G)
+
+
+def test_grad_outputs_of_autograd_grad_are_not_the_returned_gradients():
+    a = Tensor(np.zeros(3), requires_grad=True)
+    G = np.array([1.0, 2.0, 3.0])
+    (ga,) = tg.autograd.grad(a + 0, a, grad_outputs=G)
+    ga.data[...] = 0
+    np.testing.assert_array_equal(G, [1.0, 2.0, 3.0])

@@ -208,8 +208,9 @@ def _seed(root: Tensor, grad, create_graph: bool):
         seed = np.array(1, dtype=data.dtype) if data.ndim == 0 else np.ones(data.shape, dtype=data.dtype)
     elif isinstance(grad, Tensor) and create_graph:
         seed = grad if grad.dtype == root.dtype else grad.astype(root.dtype)
-    else:
-        seed = np.asarray(grad.data if isinstance(grad, Tensor) else grad, dtype=root.dtype)
+    else:  # a copy: the seed can reach a leaf unchanged (x + 0) and become its .grad, which zero_grad and
+        # clip_grad_norm_ change in place; the caller's array must not change with it (PyTorch's rule too)
+        seed = np.array(grad.data if isinstance(grad, Tensor) else grad, dtype=root.dtype)
     if seed.shape != root.shape:
         raise ValueError(f"backward(grad): grad has shape {seed.shape} but the tensor has shape {root.shape}")
     return Tensor._from_op(seed, None) if create_graph and not isinstance(seed, Tensor) else seed
