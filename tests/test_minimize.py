@@ -87,7 +87,7 @@ def test_flatten_and_assign_round_trip_in_parameter_order():
     np.testing.assert_array_equal(flat[:6], model[0].weight.data.ravel())
     bridge.assign_flat(params, np.arange(flat.size, dtype=np.float64))
     assert model[2].bias.data.tolist() == [12.0]
-    with pytest.raises(ValueError, match="the vector has 3 elements, the parameters 13"):
+    with pytest.raises(ValueError, match=r"vec has shape \(3,\), but the parameters hold 13 values"):
         bridge.assign_flat(params, np.zeros(3))
 
 

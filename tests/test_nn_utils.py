@@ -1,5 +1,7 @@
 """nn.utils.clip_grad_norm_: the total norm it returns and the scaling it applies, against hand
-arithmetic and (when torch is installed) torch.nn.utils.clip_grad_norm_; accepted inputs and errors."""
+arithmetic and (when torch is installed) torch.nn.utils.clip_grad_norm_; accepted inputs and errors.
+parameters_to_vector / vector_to_parameters: values in row-major order whatever the memory layout (a large
+nn.Linear weight lies column by column), written back in place, as torch.nn.utils orders them."""
 
 import math
 
@@ -127,3 +129,67 @@ def test_norm_and_clipped_gradients_match_torch_in_float64(norm_type, max_norm):
     np.testing.assert_allclose(total.item(), expected.item(), rtol=1e-15, atol=0)
     for p, t in zip(ours, theirs):
         np.testing.assert_allclose(p.grad.data, t.grad.numpy(), rtol=1e-15, atol=1e-16)
+
+
+# ---- parameters_to_vector / vector_to_parameters ------------------------------------------------------
+
+def model_with_both_layouts():
+    """A large Linear (weight stored column by column) and a small one (row by row)."""
+    model = nn.Sequential(nn.Linear(300, 256, seed=0), nn.ReLU(), nn.Linear(256, 3, seed=1))
+    assert model[0].weight.data.flags.f_contiguous and not model[0].weight.data.flags.c_contiguous
+    assert model[2].weight.data.flags.c_contiguous
+    return model
+
+
+def test_parameters_to_vector_reads_each_parameter_row_by_row_whatever_its_layout():
+    model = model_with_both_layouts()
+    vec = nn.utils.parameters_to_vector(model.parameters())
+    expected = np.concatenate([np.ascontiguousarray(p.data).reshape(-1) for p in model.parameters()])
+    assert vec.shape == (300 * 256 + 256 + 256 * 3 + 3,) and vec.dtype == np.float32
+    np.testing.assert_array_equal(vec.data, expected)
+
+
+def test_vector_to_parameters_writes_in_place_keeping_arrays_layouts_and_counting_versions():
+    model = model_with_both_layouts()
+    params = list(model.parameters())
+    arrays, versions = [p.data for p in params], [p._version for p in params]
+    vec = np.random.default_rng(0).standard_normal(sum(p.size for p in params)).astype(np.float32)
+    nn.utils.vector_to_parameters(Tensor(vec), model.parameters())
+    offset = 0
+    for p, array, version in zip(params, arrays, versions):
+        assert p.data is array and p._version == version + 1
+        np.testing.assert_array_equal(p.data, vec[offset:offset + p.size].reshape(p.shape))
+        offset += p.size
+    assert model[0].weight.data.flags.f_contiguous                      # the layout is kept
+    np.testing.assert_array_equal(nn.utils.parameters_to_vector(params).data, vec)   # and the round trip is exact
+    vec[:] = 0
+    assert not np.all(model[0].weight.data == 0)                       # no memory shared with vec
+
+
+def test_vector_functions_refuse_bad_arguments_naming_the_problem():
+    w = nn.Parameter(np.zeros((2, 3)))
+    with pytest.raises(ValueError, match=r"vec has shape \(5,\), but the parameters hold 6 values"):
+        nn.utils.vector_to_parameters(np.zeros(5), [w])
+    with pytest.raises(ValueError, match=r"vec has shape \(2, 3\)"):
+        nn.utils.vector_to_parameters(np.zeros((2, 3)), [w])
+    with pytest.raises(TypeError, match="vec must be a Tensor or a NumPy array, got list"):
+        nn.utils.vector_to_parameters([0.0] * 6, [w])
+    with pytest.raises(TypeError, match=r"vector_to_parameters: parameters\[1\] is a ndarray"):
+        nn.utils.vector_to_parameters(np.zeros(6), [w, np.zeros(2)])
+    with pytest.raises(ValueError, match="parameters_to_vector: no parameters given"):
+        nn.utils.parameters_to_vector([])
+
+
+def test_vector_functions_order_values_as_torch_nn_utils():
+    torch = pytest.importorskip("torch", reason="torch is not installed: the optional PyTorch parity check is "
+                                "skipped")
+    model = model_with_both_layouts()
+    theirs = torch.nn.Sequential(torch.nn.Linear(300, 256), torch.nn.ReLU(), torch.nn.Linear(256, 3)).double()
+    theirs.load_state_dict({k: torch.from_numpy(v.astype(np.float64)) for k, v in model.state_dict().items()})
+    np.testing.assert_array_equal(nn.utils.parameters_to_vector(model.parameters()).data.astype(np.float64),
+                                  torch.nn.utils.parameters_to_vector(theirs.parameters()).detach().numpy())
+    vec = np.random.default_rng(1).standard_normal(sum(p.size for p in model.parameters()))
+    nn.utils.vector_to_parameters(vec.astype(np.float32), model.parameters())
+    torch.nn.utils.vector_to_parameters(torch.from_numpy(vec), theirs.parameters())
+    for (name, ours), (_, t) in zip(model.state_dict().items(), theirs.state_dict().items()):
+        np.testing.assert_array_equal(ours, t.numpy().astype(np.float32), err_msg=name)

@@ -448,3 +448,31 @@ def test_optimizers_match_torch_optim_step_for_step(name, hyper):
     diff = max(np.abs(a - b).max() for a, b in zip(ours, theirs))
     print(f"{name} {hyper}: max |ours - torch| after {STEPS} steps = {diff:.2e}")
     assert diff < 1e-12
+
+
+@pytest.mark.parametrize("opt_class, hyper", [(optim.SGD, {"lr": 0.1, "momentum": 0.9}), (optim.Adam, {}),
+                                               (optim.AdamW, {"amsgrad": True})])
+def test_state_arrays_keep_a_column_major_weights_layout_through_steps_and_a_resume(opt_class, hyper):
+    """A large nn.Linear weight lies column by column; its momentum and moment arrays lie the same way after
+    the first step and after load_state_dict, so each update reads them in step with the weight."""
+    layer = nn.Linear(300, 256, seed=0)
+    assert layer.weight.data.flags.f_contiguous and not layer.weight.data.flags.c_contiguous
+    opt = opt_class(layer.parameters(), **hyper)
+    x = Tensor(np.random.default_rng(0).standard_normal((4, 300)).astype(np.float32))
+
+    def step():
+        opt.zero_grad()
+        layer(x).sum().backward()
+        opt.step()
+
+    def assert_weight_state_column_major(optimizer):
+        arrays = [v for v in optimizer.state[layer.weight].values() if isinstance(v, np.ndarray)]
+        assert arrays and all(a.flags.f_contiguous and not a.flags.c_contiguous for a in arrays)
+
+    step()
+    assert_weight_state_column_major(opt)
+    resumed = opt_class(layer.parameters(), **hyper)
+    resumed.load_state_dict(opt.state_dict())
+    assert_weight_state_column_major(resumed)
+    for key, value in opt.state[layer.weight].items():
+        np.testing.assert_array_equal(resumed.state[layer.weight][key], value)

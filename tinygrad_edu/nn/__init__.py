@@ -1,4 +1,5 @@
-"""Neural-network building blocks: Module/Parameter, layers, initialisers, losses, ``utils.clip_grad_norm_``.
+"""Neural-network building blocks: Module/Parameter, layers, initialisers, losses, ``utils`` (clip_grad_norm_,
+parameters_to_vector, vector_to_parameters).
 
 ``from tinygrad_edu import nn``; ``import tinygrad_edu.nn.functional as F``.
 

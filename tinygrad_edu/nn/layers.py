@@ -44,7 +44,9 @@ class Linear(Module):
     """y = x @ W^T + b, with W of shape (out_features, in_features) and b of shape (out_features,).
 
     This is PyTorch's shape: row i of W holds the weights into output unit i (in memory a large W is
-    stored column by column, see ``__init__``; values, shape and state_dict are PyTorch's). The default init is
+    stored column by column, see ``__init__``; values, shape and state_dict are PyTorch's, but
+    ``weight.data.reshape(-1)`` of such a W is a copy, so write through ``weight.data[...] = ...``,
+    ``nn.utils.vector_to_parameters`` or ``load_state_dict``). The default init is
     PyTorch's too: ``kaiming_uniform_(W, a=sqrt(5))`` and b ~ U(+-1/sqrt(in_features)), which makes
     both W and b uniform on [-1/sqrt(in_features), 1/sqrt(in_features)]. ``seed`` (a non-negative int)
     or ``rng`` (a ``numpy.random.Generator``) make it reproducible; with neither, the weights come from

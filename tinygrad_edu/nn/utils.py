@@ -1,4 +1,5 @@
-"""Gradient utilities: ``nn.utils.clip_grad_norm_`` (PyTorch's ``torch.nn.utils.clip_grad_norm_``).
+"""Parameter utilities, PyTorch's ``torch.nn.utils`` names: ``clip_grad_norm_`` and, at the end,
+``parameters_to_vector`` / ``vector_to_parameters``.
 
 Gradient clipping by total norm (Pascanu, Mikolov & Bengio, 2013, "On the difficulty of training
 recurrent neural networks"): treat all gradients of a model as one long vector g; when its norm
@@ -32,7 +33,7 @@ import numpy as np
 
 from ..tensor import Tensor
 
-__all__ = ["clip_grad_norm_"]
+__all__ = ["clip_grad_norm_", "parameters_to_vector", "vector_to_parameters"]
 
 
 def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite: bool = False) -> Tensor:
@@ -85,18 +86,70 @@ def _vector_norm(values: np.ndarray, p: float) -> float:
     return float(np.sum(flat ** p) ** (1.0 / p))
 
 
-def _as_tensor_list(parameters) -> list:
+def _as_tensor_list(parameters, fn: str = "clip_grad_norm_") -> list:
     if isinstance(parameters, Tensor):
         return [parameters]
     try:
         params = list(parameters)
     except TypeError:
-        raise TypeError(f"clip_grad_norm_: parameters must be a Tensor or an iterable of Tensors "
+        raise TypeError(f"{fn}: parameters must be a Tensor or an iterable of Tensors "
                         f"(e.g. model.parameters()), got {type(parameters).__name__}") from None
     for i, param in enumerate(params):
         if not isinstance(param, Tensor):
-            raise TypeError(f"clip_grad_norm_: parameters[{i}] is a {type(param).__name__}, not a Tensor")
+            raise TypeError(f"{fn}: parameters[{i}] is a {type(param).__name__}, not a Tensor")
     return params
+
+
+# ---- all parameters as one vector ------------------------------------------------------------------
+
+def parameters_to_vector(parameters) -> Tensor:
+    """Every parameter's values laid end to end in one 1-D Tensor (a copy), each parameter flattened row by
+    row (C order), in the order given: ``torch.nn.utils.parameters_to_vector``. The order is that of the
+    values, not of memory: a large ``nn.Linear`` weight, stored column by column, is read row by row too.
+    Mixed dtypes give NumPy's common dtype.
+
+    Raises ``TypeError`` for an entry that is not a Tensor, ``ValueError`` for no parameters at all.
+
+    >>> import numpy as np
+    >>> from tinygrad_edu import nn
+    >>> layer = nn.Linear(2, 2, seed=0)
+    >>> vec = parameters_to_vector(layer.parameters())
+    >>> vec.shape, bool((vec.data[:4] == layer.weight.data.ravel()).all())
+    ((6,), True)
+    """
+    params = _as_tensor_list(parameters, "parameters_to_vector")
+    if not params:
+        raise ValueError("parameters_to_vector: no parameters given")
+    return Tensor(np.concatenate([p.data.reshape(-1) for p in params]))
+
+
+def vector_to_parameters(vec, parameters) -> None:
+    """Write the 1-D ``vec`` back into ``parameters``, in place, in the order and row-by-row layout of
+    ``parameters_to_vector``: ``torch.nn.utils.vector_to_parameters``.
+
+    Each parameter keeps its array (``weight.data[...] = ...``), its dtype and its memory layout, and its
+    ``_version`` goes up by one, as after an optimizer step. (PyTorch instead points each parameter at a
+    slice of ``vec``; here ``vec`` and the parameters share no memory.) Write through this, ``data[...]``
+    or ``load_state_dict``, not through ``weight.data.reshape(-1)``: for a weight stored column by
+    column (a large ``nn.Linear``) NumPy's reshape is a copy, and a write into it is lost.
+
+    Raises ``TypeError`` for a ``vec`` that is not a Tensor or array, or a parameter that is not a Tensor;
+    ``ValueError`` when ``vec`` is not 1-D or its length differs from the parameters' total number of values.
+    """
+    if not isinstance(vec, (Tensor, np.ndarray)):
+        raise TypeError(f"vector_to_parameters: vec must be a Tensor or a NumPy array, got {type(vec).__name__}")
+    values = vec.data if isinstance(vec, Tensor) else vec
+    params = _as_tensor_list(parameters, "vector_to_parameters")
+    total = sum(p.data.size for p in params)
+    if values.ndim != 1 or values.size != total:
+        raise ValueError(f"vector_to_parameters: vec has shape {values.shape}, but the parameters hold {total} "
+                         f"values: it must have shape ({total},)")
+    offset = 0
+    for p in params:
+        n = p.data.size
+        p.data[...] = values[offset:offset + n].reshape(p.shape)
+        p._version += 1
+        offset += n
 
 
 def _check_max_norm(max_norm) -> float:

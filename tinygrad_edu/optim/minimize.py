@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..nn.utils import parameters_to_vector, vector_to_parameters
 from ..tensor import Tensor
 
 _GRADIENT_FREE = {"nelder-mead", "powell", "cobyla", "cobyqa"}
@@ -51,24 +52,15 @@ def _parameters(model) -> list:
 
 
 def flatten_parameters(params) -> np.ndarray:
-    """All parameters laid end to end as one float64 vector (the layout ``minimize`` hands to SciPy)."""
-    return np.concatenate([p.data.ravel() for p in params]).astype(np.float64)
+    """All parameters laid end to end as one float64 vector (the layout ``minimize`` hands to SciPy):
+    ``nn.utils.parameters_to_vector``, in float64."""
+    return parameters_to_vector(params).data.astype(np.float64)
 
 
 def assign_flat(params, vector: np.ndarray):
-    """Write a flat vector back into the parameters, in place, each in its own dtype and shape.
-
-    Every parameter written has its ``_version`` raised by one (an in-place change, like an optimizer step).
-    """
-    total = sum(p.data.size for p in params)
-    if total != vector.size:
-        raise ValueError(f"assign_flat: the vector has {vector.size} elements, the parameters {total}")
-    offset = 0
-    for p in params:
-        n = p.data.size
-        p.data[...] = vector[offset:offset + n].reshape(p.shape)
-        p._version += 1
-        offset += n
+    """Write a flat vector back into the parameters, in place, each in its own dtype, shape and memory
+    layout (``nn.utils.vector_to_parameters``): every parameter's ``_version`` goes up by one."""
+    vector_to_parameters(vector, params)
 
 
 def minimize(model, loss_fn, method: str = "CG", maxiter: int = 100, tol=None, callback=None, options=None):

@@ -218,7 +218,9 @@ class Optimizer:
             if array.shape != p.shape:
                 raise ValueError(f"{name}.load_state_dict: state '{field}' of parameter {key} has shape "
                                  f"{array.shape} but the parameter has shape {p.shape}")
-            return np.array(array, dtype=p.dtype)  # a copy: the caller's dict never aliases the live state
+            restored = np.empty_like(p.data)  # a copy, so the caller's dict never aliases the live state, laid out as
+            restored[...] = array            # p (a large Linear weight is column-major): updates read both in step
+            return restored
         if known:
             raise ValueError(f"{name}.load_state_dict: parameter {key} has an unknown state entry '{field}'; "
                              f"{name} keeps {', '.join(known)}")

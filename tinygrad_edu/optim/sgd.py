@@ -66,7 +66,7 @@ class SGD(Optimizer):
                 state = self.state.setdefault(p, {})
                 buf = state.get("momentum_buffer")
                 if buf is None:
-                    buf = state["momentum_buffer"] = g.copy()
+                    buf = state["momentum_buffer"] = g.copy(order="K")  # laid out as g (and the parameter)
                 else:
                     if buf.dtype != theta.dtype:  # the parameter was cast (Module.double()/float())
                         buf = state["momentum_buffer"] = buf.astype(theta.dtype)
