@@ -27,6 +27,7 @@ The ctx *is* the node: the same object holds the saved arrays, the inputs and th
 from __future__ import annotations
 
 import functools
+import itertools
 import operator
 import os
 import traceback
@@ -35,6 +36,7 @@ import numpy as np
 
 _state = {"grad_enabled": True, "anomaly": False, "mutations": 0}
 _requires_grad, _data = operator.attrgetter("_requires_grad"), operator.attrgetter("_data")
+_sequence = itertools.count()  # numbers the recorded nodes in the order their ops ran (see Function.sequence_nr)
 
 
 def mutation() -> int:
@@ -199,6 +201,7 @@ class Function:
     inputs: tuple = ()
     saved: tuple | None = ()
     needs_input_grad: tuple = ()
+    sequence_nr: int = -1  # when the op ran, among all recorded ops: every input's node has a smaller number
 
     def __init_subclass__(cls, **kwargs):
         """Catch a forgotten ``@staticmethod`` when the class is written, not at the first backward:
@@ -242,7 +245,7 @@ class Function:
             out = array
         record = True in needs and _state["grad_enabled"]
         if record or _state["anomaly"]:
-            ctx.inputs = inputs
+            ctx.inputs, ctx.sequence_nr = inputs, next(_sequence)
             ctx.made_at = _state["mutations"]  # backward checks that nothing it saved was changed after this
             if _state["anomaly"]:
                 ctx.created_at = _user_frame()

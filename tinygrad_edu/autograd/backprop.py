@@ -14,6 +14,8 @@ differentiated again (see ``ops.py``: backward is a computation too).
 
 from __future__ import annotations
 
+import operator
+
 import numpy as np
 
 from .. import ops
@@ -29,30 +31,29 @@ def topological_order(roots, leaves: bool = False) -> list:
     all of its inputs. Inputs that needed no gradient when the op ran (constants) are not followed,
     unless ``leaves=True``, which lists the whole recorded graph, leaf tensors and constants included.
 
-    Iterative depth-first search with an explicit stack, so a chain of 100 000 ops needs no
-    recursion: a tensor is appended once all of its inputs have been appended (post-order).
-    A node freed by an earlier backward has no inputs left, so the walk stops there.
+    A walk finds the tensors and a sort orders them. Each recorded node carries a sequence number, given
+    in the order the ops ran (``Function.sequence_nr``, PyTorch's name), and an op runs only after the ops
+    that made its inputs, so sorting by that number lists every tensor after its inputs; leaves, which
+    have no inputs, come first. The walk keeps an explicit stack, so a chain of 100 000 ops needs no
+    recursion, and a node freed by an earlier backward has no inputs left, so the walk stops there.
     """
-    order, visited = [], set()
-    stack = [(root, False) for root in reversed(roots if isinstance(roots, (list, tuple)) else [roots])]
+    found, leaf_tensors = {}, {}
+    stack = list(roots) if isinstance(roots, (list, tuple)) else [roots]
     while stack:
-        tensor, inputs_done = stack.pop()
-        if inputs_done:
-            order.append(tensor)
-            continue
-        if id(tensor) in visited:
-            continue
-        visited.add(id(tensor))
+        tensor = stack.pop()
         node = tensor._node
         if node is None:
             if leaves:
-                order.append(tensor)
-            continue
-        stack.append((tensor, True))
-        for parent, needed in zip(node.inputs, node.needs_input_grad):
-            if (leaves or needed and parent._node is not None) and id(parent) not in visited:
-                stack.append((parent, False))
-    return order
+                leaf_tensors[id(tensor)] = tensor
+        elif id(tensor) not in found:
+            found[id(tensor)] = tensor
+            for parent, needed in zip(node.inputs, node.needs_input_grad):
+                if leaves or needed and parent._node is not None:
+                    stack.append(parent)
+    return [*leaf_tensors.values(), *sorted(found.values(), key=_sequence_nr)]
+
+
+_sequence_nr = operator.attrgetter("_node.sequence_nr")
 
 
 def sweep(roots, seeds, deliver, retain_graph=False, create_graph=False, visit=None, watched=()):
