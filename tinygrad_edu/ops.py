@@ -534,7 +534,10 @@ def _normalize_axis(axis, ndim):
 
 def _kept_shape(shape, axes):
     """``shape`` with the reduced ``axes`` kept as size 1: where a reduction's gradient broadcasts from."""
-    return tuple(1 if i in axes else n for i, n in enumerate(shape))
+    kept = list(shape)
+    for axis in axes:
+        kept[axis] = 1
+    return tuple(kept)
 
 
 class Sum(Primitive):

@@ -237,10 +237,10 @@ def _as_grad(g, create_graph: bool, like: np.ndarray) -> Tensor:
     or passed through unchanged by an op)."""
     if create_graph:
         return g
+    if g.base is None and g.strides == like.strides and g.flags.writeable:  # the usual case: a new array
+        return Tensor._from_op(g, None)                                     # laid out as the tensor, taken
     laid_out = ops.laid_out_like(g, like)
-    if laid_out is not g:
-        return Tensor._from_op(laid_out, None)
-    return Tensor._from_op(g if g.base is None and g.flags.writeable else g.copy(order="K"), None)
+    return Tensor._from_op(laid_out if laid_out is not g else g.copy(order="K"), None)
 
 
 def _check_usable(tensor: Tensor):

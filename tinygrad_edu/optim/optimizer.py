@@ -95,8 +95,8 @@ class Optimizer:
         """Forget the gradients: ``.grad = None`` (default), or fill the existing arrays with zeros."""
         for group in self.param_groups:
             for p in group["params"]:
-                if set_to_none or p.grad is None:
-                    p.grad = None
+                if set_to_none or p._grad is None:
+                    p._grad = None
                 else:
                     p.grad.data.fill(0)
 
