@@ -328,11 +328,11 @@ class Tensor(PythonProtocols):
 
     def __sub__(self, other):
         a, b = _operands(self, other)
-        return a + (-b)
+        return ops.Add.apply(a, -b)  # a + (-b); -b keeps b's dtype, so the operands still agree
 
     def __rsub__(self, other):
         a, b = _operands(other, self)
-        return a + (-b)
+        return ops.Add.apply(a, -b)
 
     def __truediv__(self, other):
         return ops.Div.apply(*_operands(self._floating(), other))
