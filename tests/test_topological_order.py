@@ -2,6 +2,11 @@
 exactly once, each after all of its inputs, however the graph was built (shared subexpressions, ops
 recorded under create_graph, a constant that an in-place op turned into an op output)."""
 
+import copy
+import pickle
+import subprocess
+import sys
+
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -97,3 +102,43 @@ def test_sequence_numbers_increase_in_the_order_ops_run():
     b = a + x
     c = b.sigmoid()
     assert a.grad_fn.sequence_nr < b.grad_fn.sequence_nr < c.grad_fn.sequence_nr
+
+
+def test_a_graph_unpickled_in_a_new_process_is_ordered_after_its_inputs_and_before_new_ops(tmp_path):
+    """Sequence numbers are counted per process: the loading process numbers the restored nodes anew,
+    so an op it records on them (here with a smaller number than the saved ones had) still follows them."""
+    x = Tensor(np.arange(3.0), requires_grad=True)
+    for _ in range(50):
+        x * 2
+    y = (x * 2).sigmoid()
+    path = tmp_path / "graph.pkl"
+    path.write_bytes(pickle.dumps((x, y)))
+    script = (
+        "import pickle, sys, numpy as np\n"
+        "x, y = pickle.load(open(sys.argv[1], 'rb'))\n"
+        "loss = (y * 3).sum()\n"
+        "loss.backward()\n"
+        "print(repr(x.grad.data.tolist()))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True, text=True, check=True)
+    s = 1 / (1 + np.exp(-2 * np.arange(3.0)))
+    np.testing.assert_allclose(eval(done.stdout), 3 * s * (1 - s) * 2, rtol=1e-12)
+
+
+def test_a_deep_copied_graph_is_numbered_anew_from_inputs_to_outputs():
+    x = Tensor(np.array([0.5, -1.0]), requires_grad=True)
+    y = ((x * x).tanh() + x).sum()
+    y_copy = copy.deepcopy(y)
+    assert_topological(topological_order(y_copy), [y_copy], False)
+    assert min(t.grad_fn.sequence_nr for t in topological_order(y_copy)) > y.grad_fn.sequence_nr
+
+
+def test_to_dot_marks_the_tensor_it_was_given_as_the_output():
+    x = Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    c = Tensor(np.array([3.0, 4.0]))
+    u = c * x
+    c += x * x  # c becomes an op output recorded after u: it sorts after u
+    dot = tg.viz.to_dot(u)
+    (output_line,) = [line for line in dot.splitlines() if "output" in line]
+    box = output_line.split()[0]
+    assert f"op0 -> {box};" in dot and "Mul" in dot.split("op0 [", 1)[1].split("]", 1)[0]

@@ -255,6 +255,14 @@ class Function:
             _share_version(result, inputs)
         return result
 
+    def __setstate__(self, state):
+        """A node restored by pickle or copy.deepcopy takes a new sequence number: the old one was counted
+        in another process (or belongs to the original). Both restore a node's inputs, and their nodes,
+        before the node itself, so the new numbers still rise from inputs to outputs."""
+        self.__dict__.update(state)
+        if "sequence_nr" in state:
+            self.sequence_nr = next(_sequence)
+
     def __repr__(self):
         return f"<{type(self).__name__} node>"
 

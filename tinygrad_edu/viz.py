@@ -97,8 +97,7 @@ def _role(tensor: Tensor, root: Tensor) -> str:
     return "intermediate"
 
 
-def _dot_from_order(order: list, show_grad: bool, names: dict | None) -> str:
-    root = order[-1]
+def _dot_from_order(root: Tensor, order: list, show_grad: bool, names: dict | None) -> str:
     name_of = {id(t): n for n, t in (names or {}).items()}
     tensor_id = {id(t): f"t{i}" for i, t in enumerate(order)}
     lines = ["digraph tinygrad_edu {", '  node [fontname="Helvetica", fontsize=11];']
@@ -134,7 +133,7 @@ def to_dot(tensor: Tensor, show_grad: bool = True, names: dict | None = None) ->
     """
     if not isinstance(tensor, Tensor):
         raise TypeError(f"to_dot expects a Tensor, got {type(tensor).__name__}")
-    return _dot_from_order(autograd.topological_order(tensor, leaves=True), show_grad, names)
+    return _dot_from_order(tensor, autograd.topological_order(tensor, leaves=True), show_grad, names)
 
 
 # ---- the graph as a text tree ------------------------------------------------------------------
@@ -298,7 +297,7 @@ def _repr_svg(tensor: Tensor):
             return None
         if shutil.which("dot") is not None:
             try:
-                return _run_dot(_dot_from_order(order, True, None), "svg", timeout=10).decode()
+                return _run_dot(_dot_from_order(tensor, order, True, None), "svg", timeout=10).decode()
             except Exception:  # noqa: BLE001, S110 -- a failing dot is shown like a missing one: as text
                 pass
         return _text_svg(to_text(tensor))

@@ -36,6 +36,9 @@ def topological_order(roots, leaves: bool = False) -> list:
     that made its inputs, so sorting by that number lists every tensor after its inputs; leaves, which
     have no inputs, come first. The walk keeps an explicit stack, so a chain of 100 000 ops needs no
     recursion, and a node freed by an earlier backward has no inputs left, so the walk stops there.
+    (One exception, with ``leaves=True`` only: a constant that an in-place op turned into an op output
+    after an op had used it, ``c += x``, is listed by its new node, which may come after that consumer;
+    no gradient flows along that edge.) A graph restored by pickle is numbered anew when loaded.
     """
     found, leaf_tensors = {}, {}
     stack = list(roots) if isinstance(roots, (list, tuple)) else [roots]
