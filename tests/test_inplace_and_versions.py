@@ -78,6 +78,33 @@ def test_a_constant_that_takes_in_a_graph_value_becomes_its_output():
     np.testing.assert_array_equal(used_before.data, [0.0, 0.0])
 
 
+@pytest.mark.parametrize("op", sorted(INPLACE))
+def test_a_constant_that_takes_in_a_graph_value_differentiates_for_every_operator(op):
+    """c *= x saves c's old values for x's gradient; c gets a new array, so the old one is unchanged and the
+    backward must not mistake the tensor's new version for a change of what the node saved."""
+    x = Tensor(np.array([1.0, 2.0, 4.0]), requires_grad=True)
+    c = Tensor(np.array([0.5, -3.0, 2.0]))
+    apply, _ = INPLACE[op]
+    apply(c, x)
+    g = np.array([0.3, -1.1, 2.0])
+    c.backward(g)
+    old = np.array([0.5, -3.0, 2.0])
+    expected = {"+=": g, "-=": -g, "*=": g * old, "/=": -g * old / x.data ** 2}[op]
+    np.testing.assert_allclose(x.grad.data, expected, rtol=1e-14)
+    assert c._version == 1
+
+
+def test_gradcheck_on_an_op_output_leaves_its_graph_usable():
+    """gradcheck borrows its inputs and puts them back bit for bit, version count and time included, so a
+    backward through a graph that saved an input before the check still runs."""
+    x = Tensor(np.array([0.5, -1.0]), requires_grad=True)
+    h = x.tanh()  # Tanh saved h's array
+    assert tg.gradcheck(lambda a: a * a, (h,))
+    assert tg.gradgradcheck(lambda a: a * a * a, (h,))
+    h.backward(np.array([1.0, 2.0]))
+    np.testing.assert_allclose(x.grad.data, np.array([1.0, 2.0]) * (1 - np.tanh([0.5, -1.0]) ** 2), rtol=1e-14)
+
+
 @pytest.mark.parametrize("op, value, error, pattern", [
     ("+=", 0.5, TypeError, r"in-place \+=: cannot write the result into this int64 tensor"),
     ("/=", 2, TypeError, r"in-place /=: cannot write the result into this int64 tensor"),

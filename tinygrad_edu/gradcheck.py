@@ -80,7 +80,8 @@ class _Borrowed:
     """What gradcheck changes on one input Tensor, recorded so that ``restore`` puts it all back."""
 
     def __init__(self, t: Tensor):
-        self.tensor, self.data, self.grad, self.node, self.version = t, t.data, t.grad, t._node, t._version
+        self.tensor, self.data, self.grad, self.node = t, t.data, t.grad, t._node
+        self.versions = list(t._versions)  # [count, time]: put back as they were, not counted as a new change
         # A snapshot of the values: if ``fn`` writes into its argument in place, restore undoes it.
         self.values = np.array(t.data, copy=True)
 
@@ -93,7 +94,8 @@ class _Borrowed:
         t = self.tensor
         t.data, t.grad, t._node = self.data, self.grad, self.node
         self.reset_values()
-        t._version = self.version
+        # the values are the caller's again, bit for bit: graphs that saved them before stay usable
+        t._versions[:] = self.versions
 
 
 def _same_bits(a: np.ndarray, b: np.ndarray) -> bool:

@@ -148,7 +148,10 @@ class PythonProtocols:
         if result.shape != self.shape:
             raise ValueError(f"in-place {method}=: the result has shape {result.shape}, this tensor {self.shape}")
         self.data, self._node, self._requires_grad = result.data, result._node, True
-        self._version += 1
+        # The tensor now holds the result's new array: the old array, which the new node may have saved, is
+        # unchanged (and so are views of it, which keep the old count), and the new one is as the node made
+        # it. So the tensor counts on alone, one change more, last changed when the result was.
+        self._versions = [self._versions[0] + 1, result._versions[1]]
         return self
 
     def __iadd__(self, other):
