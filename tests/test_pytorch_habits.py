@@ -141,13 +141,15 @@ def _paths_to_a_leaf():
 
 @pytest.mark.parametrize("path", list(_paths_to_a_leaf()))
 @pytest.mark.parametrize("as_tensor", [False, True])
-def test_changing_grad_in_place_leaves_the_callers_backward_vector_alone(path, as_tensor):
+@pytest.mark.parametrize("create_graph", [False, True])
+def test_changing_grad_in_place_leaves_the_callers_backward_vector_alone(path, as_tensor, create_graph):
     """backward(G) never hands the caller's G (array or Tensor) to a .grad: zero_grad(set_to_none=False) and
-    clip_grad_norm_ write into .grad, and G must not change with it (PyTorch gives .grad its own storage)."""
+    clip_grad_norm_ write into .grad, and G must not change with it (PyTorch gives .grad its own storage),
+    also when the gradients are recorded."""
     a, b = nn.Parameter(np.zeros(3)), nn.Parameter(np.zeros(3))
     G = np.array([3.0, -4.0, 12.0])
     vector = Tensor(G.copy()) if as_tensor else G.copy()
-    _paths_to_a_leaf()[path](a, b).backward(vector)
+    _paths_to_a_leaf()[path](a, b).backward(vector, create_graph=create_graph)
     nn.utils.clip_grad_norm_([a, b], 1.0)
     tg.optim.SGD([a, b], lr=0.1).zero_grad(set_to_none=False)
     np.testing.assert_array_equal(vector.data if as_tensor else vector, G)
@@ -159,3 +161,18 @@ def test_grad_outputs_of_autograd_grad_are_not_the_returned_gradients():
     (ga,) = tg.autograd.grad(a + 0, a, grad_outputs=G)
     ga.data[...] = 0
     np.testing.assert_array_equal(G, [1.0, 2.0, 3.0])
+
+
+def test_leaves_given_one_gradient_by_a_recorded_sweep_get_a_grad_each():
+    """x + w sends one g to both; under create_graph each .grad is its own recorded copy, so clipping them
+    together scales each once (PyTorch: both 1/sqrt(6) here), and the copies still lead back to the graph."""
+    x, w = nn.Parameter(np.array([1.0, 2.0, 3.0])), nn.Parameter(np.array([4.0, 5.0, 6.0]))
+    ((x + w) * x).backward(Tensor(np.ones(3)), create_graph=True)
+    assert x.grad is not w.grad and not np.shares_memory(x.grad.data, w.grad.data)
+    (d2,) = tg.autograd.grad(w.grad.sum(), x)  # w.grad = x: its copy is still differentiable
+    np.testing.assert_array_equal(d2.data, np.ones(3))
+    x.grad, w.grad = Tensor(np.ones(3)), Tensor(np.ones(3))
+    ((x + w) * 1.0).backward(Tensor(np.ones(3)), create_graph=True)  # accumulates: 2 each
+    nn.utils.clip_grad_norm_([x, w], 1.0)
+    np.testing.assert_allclose(x.grad.data, np.full(3, 1 / np.sqrt(6)), rtol=1e-6)
+    np.testing.assert_allclose(w.grad.data, np.full(3, 1 / np.sqrt(6)), rtol=1e-6)

@@ -135,9 +135,11 @@ def _accumulate(tensor: Tensor, g: np.ndarray):
 
 
 def _accumulate_recorded(tensor: Tensor, g: Tensor):
-    """tensor.grad += g, recorded (under create_graph)."""
+    """tensor.grad += g, recorded (under create_graph). A first gradient is stored as a recorded copy (as
+    PyTorch does): g may be the caller's seed or go to several leaves (x + w sends both the same g), and a
+    ``.grad`` is changed in place by zero_grad or clip_grad_norm_."""
     if tensor._node is None and tensor._requires_grad or tensor._retains_grad:
-        tensor._grad = g if tensor._grad is None else tensor._grad + g
+        tensor._grad = g.clone() if tensor._grad is None else tensor._grad + g
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=False) -> tuple:
