@@ -167,12 +167,12 @@ def test_leaves_given_one_gradient_by_a_recorded_sweep_get_a_grad_each():
     """x + w sends one g to both; under create_graph each .grad is its own recorded copy, so clipping them
     together scales each once (PyTorch: both 1/sqrt(6) here), and the copies still lead back to the graph."""
     x, w = nn.Parameter(np.array([1.0, 2.0, 3.0])), nn.Parameter(np.array([4.0, 5.0, 6.0]))
-    ((x + w) * x).backward(Tensor(np.ones(3)), create_graph=True)
+    ((x + w) * 1.0).backward(Tensor(np.ones(3)), create_graph=True)  # Add hands both leaves one g
     assert x.grad is not w.grad and not np.shares_memory(x.grad.data, w.grad.data)
-    (d2,) = tg.autograd.grad(w.grad.sum(), x)  # w.grad = x: its copy is still differentiable
-    np.testing.assert_array_equal(d2.data, np.ones(3))
-    x.grad, w.grad = Tensor(np.ones(3)), Tensor(np.ones(3))
-    ((x + w) * 1.0).backward(Tensor(np.ones(3)), create_graph=True)  # accumulates: 2 each
-    nn.utils.clip_grad_norm_([x, w], 1.0)
+    nn.utils.clip_grad_norm_([x, w], 1.0)  # total norm sqrt(6): each scaled once
     np.testing.assert_allclose(x.grad.data, np.full(3, 1 / np.sqrt(6)), rtol=1e-6)
     np.testing.assert_allclose(w.grad.data, np.full(3, 1 / np.sqrt(6)), rtol=1e-6)
+    a, b = nn.Parameter(np.array([1.0, 2.0, 3.0])), nn.Parameter(np.array([4.0, 5.0, 6.0]))
+    ((a + b) * a).backward(Tensor(np.ones(3)), create_graph=True)
+    (d2,) = tg.autograd.grad(b.grad.sum(), a)  # b.grad = a, a recorded copy: still differentiable
+    np.testing.assert_array_equal(d2.data, np.ones(3))

@@ -3,11 +3,13 @@ exactly once, each after all of its inputs, however the graph was built (shared 
 recorded under create_graph, a constant that an in-place op turned into an op output)."""
 
 import copy
+import itertools
 import pickle
 import subprocess
 import sys
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -125,12 +127,44 @@ def test_a_graph_unpickled_in_a_new_process_is_ordered_after_its_inputs_and_befo
     np.testing.assert_allclose(eval(done.stdout), 3 * s * (1 - s) * 2, rtol=1e-12)
 
 
-def test_a_deep_copied_graph_is_numbered_anew_from_inputs_to_outputs():
+def _round_trips():
+    return {"deepcopy": copy.deepcopy, "pickle": lambda obj: pickle.loads(pickle.dumps(obj))}
+
+
+@pytest.mark.parametrize("restore", list(_round_trips()))
+def test_a_restored_graph_whose_gradient_graph_uses_its_tensors_differentiates_as_the_original(restore):
+    """h.grad's recorded graph takes h as an input (retain_grad under create_graph): pickle restores h.grad's
+    nodes before h's own, so the restored nodes must keep their numbers rather than be numbered anew."""
+    x = Tensor(np.array([0.3, -1.2, 2.0]), requires_grad=True)
+    h = (x * 3.0).tanh()
+    h.retain_grad()
+    (h * h * h).sum().backward(create_graph=True)  # h.grad = 3 h^2
+    (expected,) = tg.autograd.grad(h.grad.sum(), x, retain_graph=True)
+    h2, x2 = _round_trips()[restore]((h, x))
+    assert_topological(topological_order(h2.grad), [h2.grad], False)
+    (got,) = tg.autograd.grad(h2.grad.sum(), x2)
+    t = np.tanh(3 * x.data)
+    np.testing.assert_allclose(expected.data, 6 * t * (1 - t * t) * 3, rtol=1e-12)
+    np.testing.assert_allclose(got.data, expected.data, rtol=1e-15)
+
+
+def test_new_ops_on_a_restored_graph_are_numbered_above_it(monkeypatch):
     x = Tensor(np.array([0.5, -1.0]), requires_grad=True)
     y = ((x * x).tanh() + x).sum()
-    y_copy = copy.deepcopy(y)
-    assert_topological(topological_order(y_copy), [y_copy], False)
-    assert min(t.grad_fn.sequence_nr for t in topological_order(y_copy)) > y.grad_fn.sequence_nr
+    high = max(t.grad_fn.sequence_nr for t in topological_order(y))
+    data = pickle.dumps(y)
+    monkeypatch.setattr(tg.function, "_sequence", itertools.count())  # a new process counts from 0
+    y2 = pickle.loads(data)
+    assert (y2 * 2.0).grad_fn.sequence_nr > high
+
+
+def test_a_graph_saved_without_sequence_numbers_is_refused_when_loaded():
+    x = Tensor(np.array([0.5, -1.0]), requires_grad=True)
+    y = x * 2.0
+    del y.grad_fn.sequence_nr  # as an older tinygrad_edu saved its nodes
+    data = pickle.dumps(y)
+    with pytest.raises(ValueError, match="saved by an older tinygrad_edu.*carry no sequence number"):
+        pickle.loads(data)
 
 
 def test_to_dot_marks_the_tensor_it_was_given_as_the_output():

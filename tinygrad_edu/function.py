@@ -39,6 +39,14 @@ _requires_grad, _data = operator.attrgetter("_requires_grad"), operator.attrgett
 _sequence = itertools.count()  # numbers the recorded nodes in the order their ops ran (see Function.sequence_nr)
 
 
+def _count_past(number: int) -> None:
+    """Make every node recorded from now on take a number above ``number`` (that of a node restored from
+    a pickle, which another process counted)."""
+    global _sequence
+    if number >= next(_sequence):
+        _sequence = itertools.count(number + 1)
+
+
 def mutation() -> int:
     """Tick the clock of in-place changes and return its new time (see ``Tensor._version``)."""
     _state["mutations"] += 1
@@ -201,7 +209,7 @@ class Function:
     inputs: tuple = ()
     saved: tuple | None = ()
     needs_input_grad: tuple = ()
-    sequence_nr: int = -1  # when the op ran, among all recorded ops: every input's node has a smaller number
+    sequence_nr: int = -1  # when the op ran, among recorded ops: the nodes that had made its inputs have smaller ones
 
     def __init_subclass__(cls, **kwargs):
         """Catch a forgotten ``@staticmethod`` when the class is written, not at the first backward:
@@ -256,12 +264,17 @@ class Function:
         return result
 
     def __setstate__(self, state):
-        """A node restored by pickle or copy.deepcopy takes a new sequence number: the old one was counted
-        in another process (or belongs to the original). Both restore a node's inputs, and their nodes,
-        before the node itself, so the new numbers still rise from inputs to outputs."""
-        self.__dict__.update(state)
+        """A node restored by pickle or copy.deepcopy keeps its sequence number, which orders it among the
+        nodes restored with it, and the ops recorded from then on are numbered above it: numbers counted in
+        another process do not come after this process's new ops. A recorded node saved without a number
+        (by a version of tinygrad_edu that had none) cannot be ordered and is refused."""
         if "sequence_nr" in state:
-            self.sequence_nr = next(_sequence)
+            _count_past(state["sequence_nr"])
+        elif state.get("inputs"):
+            raise ValueError(f"cannot restore this {type(self).__name__} node: it was saved by an older tinygrad_edu "
+                             "whose graph nodes carry no sequence number, so backward could not order them; "
+                             "pickle tensors after .detach(), or recompute the graph")
+        self.__dict__.update(state)
 
     def __repr__(self):
         return f"<{type(self).__name__} node>"

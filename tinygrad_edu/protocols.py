@@ -119,8 +119,9 @@ class PythonProtocols:
         """``self <op>= other``. Outside the graph (no_grad, or nothing requires grad) the array changes
         in place, keeping its dtype, and the version counter ticks so that backward can refuse a node
         that saved the old values. A constant tensor that takes in a value with a graph becomes that
-        value's op output, as in PyTorch. Changing a tensor the graph already holds is refused: the
-        graph refers to tensors by identity, so the change would rewrite history."""
+        value's op output, as in PyTorch, holding a new array: unlike PyTorch, views of the constant made
+        before keep the old values (and need no gradient). Changing a tensor the graph already holds is
+        refused: the graph refers to tensors by identity, so the change would rewrite history."""
         other_requires_grad = getattr(other, "requires_grad", False)
         if not _grad_enabled() or not (self.requires_grad or other_requires_grad):
             value = other.data if isinstance(other, PythonProtocols) else other
@@ -148,9 +149,9 @@ class PythonProtocols:
         if result.shape != self.shape:
             raise ValueError(f"in-place {method}=: the result has shape {result.shape}, this tensor {self.shape}")
         self.data, self._node, self._requires_grad = result.data, result._node, True
-        # The tensor now holds the result's new array: the old array, which the new node may have saved, is
-        # unchanged (and so are views of it, which keep the old count), and the new one is as the node made
-        # it. So the tensor counts on alone, one change more, last changed when the result was.
+        # The tensor now holds the result's new array, unchanged since the node made it. The old array, which
+        # the node may have saved, is unchanged too, and views of it keep the old count. So the tensor counts
+        # on alone: one change more, stamped as the result (not changed since it was made).
         self._versions = [self._versions[0] + 1, result._versions[1]]
         return self
 

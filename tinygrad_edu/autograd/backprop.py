@@ -38,7 +38,7 @@ def topological_order(roots, leaves: bool = False) -> list:
     recursion, and a node freed by an earlier backward has no inputs left, so the walk stops there.
     (One exception, with ``leaves=True`` only: a constant that an in-place op turned into an op output
     after an op had used it, ``c += x``, is listed by its new node, which may come after that consumer;
-    no gradient flows along that edge.) A graph restored by pickle is numbered anew when loaded.
+    no gradient flows along that edge.)
     """
     found, leaf_tensors = {}, {}
     stack = list(roots) if isinstance(roots, (list, tuple)) else [roots]
@@ -56,7 +56,7 @@ def topological_order(roots, leaves: bool = False) -> list:
     return [*leaf_tensors.values(), *sorted(found.values(), key=_sequence_nr)]
 
 
-_sequence_nr = operator.attrgetter("_node.sequence_nr")
+_sequence_nr = operator.attrgetter("_node.sequence_nr")  # tensor -> tensor._node.sequence_nr, without a Python call
 
 
 def sweep(roots, seeds, deliver, retain_graph=False, create_graph=False, visit=None, watched=()):
@@ -137,7 +137,7 @@ def _accumulate(tensor: Tensor, g: np.ndarray):
 def _accumulate_recorded(tensor: Tensor, g: Tensor):
     """tensor.grad += g, recorded (under create_graph). A first gradient is stored as a recorded copy (as
     PyTorch does): g may be the caller's seed or go to several leaves (x + w sends both the same g), and a
-    ``.grad`` is changed in place by zero_grad or clip_grad_norm_."""
+    ``.grad`` may be changed in place by zero_grad or clip_grad_norm_."""
     if tensor._node is None and tensor._requires_grad or tensor._retains_grad:
         tensor._grad = g.clone() if tensor._grad is None else tensor._grad + g
 
@@ -238,12 +238,13 @@ def _sum(grad: Tensor, g, create_graph: bool) -> Tensor:
 def _as_grad(g, create_graph: bool, like: np.ndarray) -> Tensor:
     """A gradient as stored on ``.grad``: a recorded Tensor under create_graph, else a Tensor of its own
     array, laid out in memory as ``like`` (the tensor's own array, PyTorch's rule for .grad): copied when
-    it is laid out otherwise (a convolution hands back channels-last gradients) or might be shared (a view,
-    or passed through unchanged by an op)."""
+    it is laid out otherwise (a convolution hands back channels-last gradients) or is a view or read-only
+    (it might be shared). Gradients handed to two inputs at once were made distinct by ``_distinct``."""
     if create_graph:
         return g
-    if g.base is None and g.strides == like.strides and g.flags.writeable:  # the usual case: a new array
-        return Tensor._from_op(g, None)                                     # laid out as the tensor, taken
+    # the usual case, a new writable array laid out as the tensor, is taken as it is
+    if g.base is None and g.strides == like.strides and g.flags.writeable:
+        return Tensor._from_op(g, None)
     laid_out = ops.laid_out_like(g, like)
     return Tensor._from_op(laid_out if laid_out is not g else g.copy(order="K"), None)
 
@@ -296,7 +297,8 @@ def _input_grads(node, output: Tensor, g, create_graph: bool) -> tuple:
 
 def _distinct(grads: tuple) -> tuple:
     """One array handed to several inputs is copied for all but the first, so that no two leaves' ``.grad``
-    share an array (recorded Tensors under create_graph are never written in place, so they may)."""
+    share an array. (Recorded Tensors under create_graph may be shared here: a leaf stores its first one
+    as a recorded copy, see ``_accumulate_recorded``.)"""
     seen = set()
     distinct = []
     for pg in grads:
