@@ -107,8 +107,8 @@ def test_sequence_numbers_increase_in_the_order_ops_run():
 
 
 def test_a_graph_unpickled_in_a_new_process_is_ordered_after_its_inputs_and_before_new_ops(tmp_path):
-    """Sequence numbers are counted per process: the loading process numbers the restored nodes anew,
-    so an op it records on them (here with a smaller number than the saved ones had) still follows them."""
+    """Sequence numbers are counted per process: the loading process counts on past the restored nodes'
+    numbers, so an op it records on them (its own count is lower than theirs here) still follows them."""
     x = Tensor(np.arange(3.0), requires_grad=True)
     for _ in range(50):
         x * 2
