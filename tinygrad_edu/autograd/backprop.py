@@ -242,11 +242,10 @@ def _as_grad(g, create_graph: bool, like: np.ndarray) -> Tensor:
     (it might be shared). Gradients handed to two inputs at once were made distinct by ``_distinct``."""
     if create_graph:
         return g
-    # the usual case, a new writable array laid out as the tensor, is taken as it is
-    if g.base is None and g.strides == like.strides and g.flags.writeable:
-        return Tensor._from_op(g, None)
     laid_out = ops.laid_out_like(g, like)
-    return Tensor._from_op(laid_out if laid_out is not g else g.copy(order="K"), None)
+    if laid_out is not g:
+        return Tensor._from_op(laid_out, None)
+    return Tensor._from_op(g if g.base is None and g.flags.writeable else g.copy(order="K"), None)
 
 
 def _check_usable(tensor: Tensor):

@@ -98,7 +98,7 @@ class Optimizer:
                 if set_to_none or p._grad is None:
                     p._grad = None
                 else:
-                    p.grad.data.fill(0)
+                    p._grad.data.fill(0)
 
     def step(self, closure=None):
         """Update every parameter that has a gradient; ``closure`` (optional) recomputes and returns the loss.
