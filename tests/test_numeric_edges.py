@@ -169,3 +169,27 @@ def test_the_finiteness_check_agrees_with_isfinite_on_every_dtype_and_layout():
                     b = make(rng.integers(-3, 4, (5, 6)).astype(dtype))  # the layout kept: odd written into it
                     b[2, 1] = odd
                     assert not _all_finite(b), (dtype, odd, b.flags.c_contiguous)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sigmoid_saturates_to_exactly_0_and_1_with_no_warning_even_when_numpy_is_set_to_raise(dtype):
+    """e^-x overflows to inf for x = -1000 and underflows to 0 for x = 1000: both are the right answers on
+    the way to sigmoid = 0 and 1, so neither warns, not even under the caller's np.errstate(all="raise")."""
+    import warnings
+
+    x = Tensor(np.array([-1000.0, -50.0, 0.0, 1000.0], dtype=dtype), requires_grad=True)
+    with warnings.catch_warnings(), np.errstate(all="raise"):
+        warnings.simplefilter("error")
+        z = x.sigmoid()
+        z.backward(np.ones(4, dtype=dtype))
+    assert z.data[0] == 0 and z.data[3] == 1 and z.data[2] == 0.5
+    assert z.data[1] == pytest.approx(1.9287498479639178e-22, rel=1e-6)  # the tail keeps its precision
+    np.testing.assert_array_equal(x.grad.data[[0, 3]], [0, 0])
+
+
+def test_relu_backward_through_an_inf_gradient_raises_nothing_when_numpy_is_set_to_raise():
+    """The finiteness check squares the gradient (inf, and 1e30 overflowing float32): it silences that itself."""
+    x = Tensor(np.array([-1.0, 2.0, -3.0], dtype=np.float32), requires_grad=True)
+    with np.errstate(all="raise"):
+        x.relu().backward(np.array([np.inf, 1e30, 5.0], dtype=np.float32))
+    np.testing.assert_array_equal(x.grad.data, np.array([0, 1e30, 0], dtype=np.float32))

@@ -1,6 +1,7 @@
-"""topological_order: the sweep's schedule. It must list every op output the gradient flows through
-exactly once, each after all of its inputs, however the graph was built (shared subexpressions, ops
-recorded under create_graph, a constant that an in-place op turned into an op output)."""
+"""topological_order and the sweep's schedule. The order must list every op output the gradient flows
+through exactly once, each after all of its inputs, however the graph was built (shared subexpressions,
+ops recorded under create_graph, a constant that an in-place op turned into an op output); the sweep,
+which takes the tensors from a heap by sequence number, must run their nodes in the reverse of it."""
 
 import copy
 import itertools
@@ -76,6 +77,32 @@ def graphs(draw):
 @given(graphs(), st.booleans())
 def test_every_tensor_is_listed_once_after_all_of_its_inputs(roots, leaves):
     assert_topological(topological_order(roots, leaves=leaves), roots, leaves)
+
+
+@settings(max_examples=150, deadline=None)
+@given(graphs())
+def test_the_sweep_runs_the_nodes_in_the_reverse_of_the_topological_order(roots):
+    """Each node after every consumer of its output: the heap of the sweep gives the order the sort gives."""
+    ran = []
+    tg.autograd.sweep(roots, [np.ones(r.shape) for r in roots], lambda tensor, g: None, retain_graph=True,
+                      visit=lambda node, g, input_grads: ran.append(node))
+    reverse_order = [t._node for t in reversed(topological_order(roots))]
+    ran_ids = {id(node) for node in ran}
+    assert len(ran_ids) == len(ran), "a node ran twice"
+    assert ran == [node for node in reverse_order if id(node) in ran_ids]
+
+
+def test_a_graph_and_its_deep_copy_in_one_loss_each_get_their_own_gradient():
+    """A copy's nodes keep the original's sequence numbers, so the sweep meets equal numbers: the two
+    graphs are disjoint, and each leaf receives the gradient of its own path."""
+    x = Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    y = (x * x).sum()
+    y_copy = copy.deepcopy(y)
+    x_copy = y_copy.grad_fn.inputs[0].grad_fn.inputs[0]
+    assert y_copy.grad_fn.sequence_nr == y.grad_fn.sequence_nr and x_copy is not x
+    (y + 3 * y_copy).backward()
+    np.testing.assert_array_equal(x.grad.data, [2.0, 4.0])
+    np.testing.assert_array_equal(x_copy.grad.data, [6.0, 12.0])
 
 
 def test_ops_recorded_by_a_create_graph_sweep_are_ordered_after_what_they_use():

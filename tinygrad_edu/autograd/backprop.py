@@ -15,6 +15,7 @@ differentiated again (see ``ops.py``: backward is a computation too).
 from __future__ import annotations
 
 import operator
+from heapq import heappop, heappush
 
 import numpy as np
 
@@ -62,26 +63,37 @@ _sequence_nr = operator.attrgetter("_node.sequence_nr")  # tensor -> tensor._nod
 def sweep(roots, seeds, deliver, retain_graph=False, create_graph=False, visit=None, watched=()):
     """Backpropagate ``seeds`` (dL/droot for each root) through the graph. ``deliver(tensor, grad)``
     receives every leaf's gradient (once per path reaching it) and the complete gradient of each op
-    output that is in ``watched`` (ids) or retains its grad."""
-    order = topological_order(roots)
-    for tensor in order:  # checked before any gradient moves, so a refused sweep changes nothing
-        node = tensor._node
-        if node.saved is None or node.made_at != _state["mutations"]:  # freed, or something changed since
-            _check_usable(tensor)
+    output that is in ``watched`` (ids) or retains its grad.
+
+    The tensors waiting for their turn sit in a heap keyed by their node's sequence number, and the one
+    whose op ran last comes out first. Every op that used a tensor ran after the op that made it, so by
+    then each consumer has sent its share: the tensor's gradient is complete. This is the order
+    ``topological_order`` gives, reversed, found while sweeping rather than by a walk beforehand
+    (PyTorch's engine also takes ready nodes by sequence number). The gradients for ``deliver`` are
+    handed over only once every node has run, so a node refused on the way (freed, or its saved arrays
+    changed in place) leaves every ``.grad`` as it was.
+    """
     pending = {}  # id(tensor) -> the sum of the gradients its consumers have sent so far
+    queue = []  # heap of (-sequence_nr, id(tensor), tensor): the latest op first
+    delivered = []  # (tensor, gradient) pairs for deliver, once the sweep has succeeded
     checking = create_graph or _state["anomaly"]  # every gradient is converted or checked, not only odd ones
+    mutations = _state["mutations"]
     for root, seed in zip(roots, seeds):
         if root._node is None:
-            deliver(root, seed)
+            delivered.append((root, seed))
+        elif id(root) in pending:
+            pending[id(root)] = _add(pending[id(root)], seed)
         else:
-            pending[id(root)] = _add(pending[id(root)], seed) if id(root) in pending else seed
-    for tensor in reversed(order):  # each tensor after all of its consumers: its gradient is complete
-        g = pending.pop(id(tensor), None)
-        if g is None:  # nothing downstream sent a gradient here
-            continue
-        if tensor._retains_grad or watched and id(tensor) in watched:
-            deliver(tensor, g)
+            pending[id(root)] = seed
+            heappush(queue, (-root._node.sequence_nr, id(root), root))
+    while queue:  # each tensor after all of its consumers: its gradient is complete
+        _, key, tensor = heappop(queue)
+        g = pending.pop(key)
         node = tensor._node
+        if node.saved is None or node.made_at != mutations:  # freed, or something changed since
+            _check_usable(tensor)
+        if tensor._retains_grad or watched and key in watched:
+            delivered.append((tensor, g))
         input_grads = _input_grads(node, tensor, g, create_graph)
         if visit is not None:
             visit(node, g, input_grads)
@@ -92,16 +104,20 @@ def sweep(roots, seeds, deliver, retain_graph=False, create_graph=False, visit=N
             if checking or type(parent_grad) is not np.ndarray or parent_grad.dtype is not data.dtype \
                     or parent_grad.shape != data.shape:
                 parent_grad = _checked(node, parent, parent_grad, create_graph)  # converted, or a clear error
-            if parent._node is None:
-                deliver(parent, parent_grad)
+            parent_node = parent._node
+            if parent_node is None:
+                delivered.append((parent, parent_grad))
                 continue
             key = id(parent)
             if key in pending:  # the chain rule: a tensor used twice gets the sum of both gradients
                 pending[key] = _add(pending[key], parent_grad)
             else:
                 pending[key] = parent_grad
+                heappush(queue, (-parent_node.sequence_nr, key, parent))
         if not retain_graph:  # release the saved arrays as soon as the node is done
             node.saved, node.inputs = None, ()
+    for tensor, g in delivered:
+        deliver(tensor, g)
 
 
 def backward(root: Tensor, grad=None, retain_graph=None, create_graph=False, visit=None):
