@@ -239,13 +239,14 @@ class Function:
     @classmethod
     def apply(cls, *inputs, **options):
         """Run ``forward`` on the inputs' arrays; record the node when a gradient will be needed."""
-        for t in inputs:
-            if not isinstance(t, Tensor):
-                inputs = tuple(t if isinstance(t, Tensor) else Tensor(t) for t in inputs)
-                break
-        ctx = cls()
         # map with attrgetter rather than comprehensions: no extra frame per call on Python 3.11
-        ctx.needs_input_grad = needs = tuple(map(_requires_grad, inputs))
+        try:
+            needs = tuple(map(_requires_grad, inputs))
+        except AttributeError:  # an input that is not a Tensor (an array, a number) is made one
+            inputs = tuple(t if isinstance(t, Tensor) else Tensor(t) for t in inputs)
+            needs = tuple(map(_requires_grad, inputs))
+        ctx = cls()
+        ctx.needs_input_grad = needs
         out = cls.forward(ctx, *map(_data, inputs), **options)
         if type(out) is not np.ndarray:  # a NumPy scalar (0-d results): the same value as a 0-d array,
             array = _as_output(cls, out)  # also where forward saved it, so the saved output stays the output

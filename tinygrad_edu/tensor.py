@@ -152,8 +152,12 @@ class Tensor(PythonProtocols):
     def _from_op(cls, data, node):
         """The output of a primitive: ``node`` is its graph node, or None when nothing needs a gradient."""
         t = cls.__new__(cls)
-        t._data, t._grad, t._node, t._retains_grad, t._versions = data, None, node, False, [0, 0]
+        t._data = data
+        t._node = node
         t._requires_grad = node is not None
+        t._grad = None
+        t._retains_grad = False
+        t._versions = [0, 0]
         return t
 
     @classmethod
