@@ -11,7 +11,7 @@ A, B = Tensor(np.ones((2, 3))), Tensor(np.ones((4, 5)))
 
 @pytest.mark.parametrize("op, name", [
     (lambda a, b: a + b, "add"),
-    (lambda a, b: a - b, "add"),
+    (lambda a, b: a - b, "sub"),
     (lambda a, b: a * b, "mul"),
     (lambda a, b: a / b, "div"),
 ])

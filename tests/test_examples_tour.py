@@ -33,7 +33,7 @@ def test_tour_prints_the_graph(output):
 def test_tour_prints_the_backward_trace_loss_first(output):
     trace = output.split("=== 2.")[1].split("=== 3.")[0]
     ops = [line.split()[1] for line in trace.splitlines() if re.match(r"\s+\d+\s", line)]
-    assert ops == ["Sum", "Pow", "Add", "Sigmoid", "Add", "MatMul"]
+    assert ops == ["Sum", "Pow", "Sub", "Sigmoid", "Add", "MatMul"]
 
 
 def test_tour_finite_differences_agree_with_backward(output):

@@ -351,7 +351,7 @@ def test_every_primitive_is_in_the_table():
 
     primitives = {n for n, c in vars(ops).items() if inspect.isclass(c) and issubclass(c, tg.Function)
                   and c not in (tg.Function, ops.Primitive)}
-    covered = {"Add": "add", "Mul": "mul", "Pow": "pow_square", "Exp": "exp", "Log": "log", "Abs": "abs",
+    covered = {"Add": "add", "Sub": "sub", "Mul": "mul", "Pow": "pow_square", "Exp": "exp", "Log": "log", "Abs": "abs",
                "ReLU": "relu", "LeakyReLU": "leaky_relu", "Clip": "clip", "Sigmoid": "sigmoid", "Tanh": "tanh",
                "Softmax": "softmax", "LogSoftmax": "log_softmax", "Sum": "sum", "Max": "max", "MatMul": "matmul", "Linear": "linear", "Reshape": "reshape",
                "Transpose": "transpose", "GetItem": "getitem", "Div": "div", "Sin": "sin", "Cos": "cos",

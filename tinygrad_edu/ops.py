@@ -3,7 +3,7 @@
 Each class is one differentiable operation. ``forward`` computes the value on NumPy arrays;
 ``backward`` receives ``g``, the gradient of the final scalar loss L with respect to this op's
 output, and returns the gradient of L with respect to each input (the vector-Jacobian product
-``g^T J``). Its docstring derives that product. Everything else -- subtraction, mean, logsumexp,
+``g^T J``). Its docstring derives that product. Everything else -- mean, variance, logsumexp,
 every loss and layer -- is a composition of these, so it is differentiated for free.
 
 Backward is a computation too. Every ``backward`` here is written only with operations that NumPy
@@ -135,6 +135,25 @@ class Add(Primitive):
         x_shape, y_shape = ctx.shapes
         return (unbroadcast(g, x_shape) if ctx.needs_input_grad[0] else None,
                 unbroadcast(g, y_shape) if ctx.needs_input_grad[1] else None)
+
+
+class Sub(Primitive):
+    """z = x - y (broadcasting).  dz/dx = 1, dz/dy = -1, so x receives g and y receives -g, each summed
+    to its shape."""
+
+    @staticmethod
+    def forward(ctx, x, y):
+        ctx.shapes = (x.shape, y.shape)
+        try:
+            return x - y
+        except ValueError:
+            raise _broadcast_error("sub", x, y) from None
+
+    @staticmethod
+    def backward(ctx, g):
+        x_shape, y_shape = ctx.shapes
+        return (unbroadcast(g, x_shape) if ctx.needs_input_grad[0] else None,
+                unbroadcast(-g, y_shape) if ctx.needs_input_grad[1] else None)
 
 
 class Mul(Primitive):

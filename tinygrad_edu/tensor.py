@@ -324,19 +324,17 @@ class Tensor(PythonProtocols):
 
     def __neg__(self):
         """-x = x * -1, recorded as a product when x needs a gradient; otherwise there is nothing to record,
-        and the array is negated directly (the target in ``pred - target``: a constant). -x of unsigned
+        and the array is negated directly. -x of unsigned
         integers wraps around, as in NumPy and PyTorch; -x of booleans is refused, as there."""
         if self._data.dtype.kind in "ub" or not (self._requires_grad and function.is_grad_enabled()):
             return Tensor._from_op(np.negative(self._data, out=np.empty_like(self._data)), None)  # (0-d stays an array)
         return self * -1
 
     def __sub__(self, other):
-        a, b = _operands(self, other)
-        return ops.Add.apply(a, -b)  # a + (-b); -b keeps b's dtype, so the operands still agree
+        return ops.Sub.apply(*_operands(self, other))
 
     def __rsub__(self, other):
-        a, b = _operands(other, self)
-        return ops.Add.apply(a, -b)
+        return ops.Sub.apply(*_operands(other, self))
 
     def __truediv__(self, other):
         return ops.Div.apply(*_operands(self._floating(), other))
