@@ -227,3 +227,19 @@ def test_refilling_an_index_or_target_array_after_the_forward_pass_leaves_the_gr
     loss.backward()
     p = np.exp(logits.data) / np.exp(logits.data).sum(axis=1, keepdims=True)
     np.testing.assert_allclose(logits.grad.data, (p - np.eye(3)[[0, 1]]) / 2, rtol=1e-12)
+
+
+def test_after_a_refused_backward_a_second_one_says_the_first_may_have_freed_the_graph():
+    """A backward refused partway (here: a saved input changed in place) has freed the nodes it ran before
+    the refusal, as in PyTorch; the next backward through them says so, and still changes no .grad."""
+    w, c = Tensor([1.0, 2.0], requires_grad=True), Tensor([3.0, 4.0])
+    y = w * c
+    h = (2.0 - w).sigmoid()                 # recorded after y: the sweep runs h's nodes before y's
+    loss = y.sum() + h.sum()
+    with tg.no_grad():
+        c -= 1.0
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        loss.backward()
+    with pytest.raises(RuntimeError, match="refused partway"):
+        (h * 2).sum().backward()
+    assert w.grad is None

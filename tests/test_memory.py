@@ -144,3 +144,28 @@ def _single_backward_grad():
     w, _, loss = small_graph()
     loss.backward()
     return w.grad.data
+
+
+@pytest.mark.parametrize("how", ["backward", "autograd.grad"])
+def test_a_weight_used_many_times_holds_one_gradient_array_during_the_sweep(how):
+    """A leaf reached by 100 paths (a weight shared by 100 layers) gets each path's gradient added to one
+    running sum as the sweep goes, as PyTorch accumulates: the sweep's peak is a few arrays of the
+    weight's size, not one per path."""
+    rng = np.random.default_rng(0)
+    w = Tensor(rng.standard_normal((200, 200)) * 0.01, requires_grad=True)
+    h = Tensor(np.ones((1, 200)))
+    for _ in range(100):
+        h = (h @ w).tanh()
+    loss = h.sum()
+    tracemalloc.start()
+    try:
+        before = live_bytes()
+        tracemalloc.reset_peak()
+        if how == "backward":
+            loss.backward()
+        else:
+            tg.autograd.grad(loss, w)
+        peak = tracemalloc.get_traced_memory()[1] - before
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 * w.data.nbytes, f"the sweep's peak was {peak / w.data.nbytes:.1f} weight-sized arrays"

@@ -173,8 +173,10 @@ def test_the_finiteness_check_agrees_with_isfinite_on_every_dtype_and_layout():
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_sigmoid_saturates_to_exactly_0_and_1_with_no_warning_even_when_numpy_is_set_to_raise(dtype):
-    """e^-x overflows to inf for x = -1000 and underflows to 0 for x = 1000: both are the right answers on
-    the way to sigmoid = 0 and 1, so neither warns, not even under the caller's np.errstate(all="raise")."""
+    """e^-x overflows to inf for x = -1000 and underflows to 0 for x = 1000: both are the right intermediate
+    values on the way to sigmoid = 0 and 1, so neither warns, not even under the caller's
+    np.errstate(all="raise"). (A result that is itself subnormal, float32 sigmoid(-88) = 6e-39, underflows
+    there as any NumPy operation's would.)"""
     import warnings
 
     x = Tensor(np.array([-1000.0, -50.0, 0.0, 1000.0], dtype=dtype), requires_grad=True)

@@ -176,3 +176,31 @@ def test_leaves_given_one_gradient_by_a_recorded_sweep_get_a_grad_each():
     ((a + b) * a).backward(Tensor(np.ones(3)), create_graph=True)
     (d2,) = tg.autograd.grad(b.grad.sum(), a)  # b.grad = a, a recorded copy: still differentiable
     np.testing.assert_array_equal(d2.data, np.ones(3))
+
+
+@pytest.mark.parametrize("how", ["retain_grad", "autograd.grad"])
+def test_a_retained_gradient_is_what_arrived_even_if_a_function_then_changes_it_in_place(how):
+    """A Function's backward may scale its incoming gradient in place and return it. The gradient of y kept
+    by retain_grad (or returned by autograd.grad for y) is the one that arrived at y, as in PyTorch:
+    [3, 5] here, not the doubled [6, 10]."""
+    class DoubleInPlace(tg.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2
+
+        @staticmethod
+        def backward(ctx, g):
+            g *= 2
+            return g
+
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    y = DoubleInPlace.apply(x * 1.0)
+    loss = (y * Tensor([3.0, 5.0])).sum()
+    if how == "retain_grad":
+        y.retain_grad()
+        loss.backward()
+        got_y, got_x = y.grad, x.grad
+    else:
+        got_y, got_x = tg.autograd.grad(loss, [y, x])
+    np.testing.assert_array_equal(got_y.data, [3.0, 5.0])
+    np.testing.assert_array_equal(got_x.data, [6.0, 10.0])

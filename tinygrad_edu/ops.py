@@ -394,8 +394,9 @@ class Where(Primitive):
 
 @np.errstate(over="ignore", under="ignore")
 def _exp_overflowing(z: np.ndarray) -> np.ndarray:
-    """z <- e^z in place, where an overflow to inf and an underflow to 0 are the wanted answers: no
-    warning, nor an error under the caller's ``np.errstate(all="raise")``."""
+    """z <- e^z in place, where an overflow to inf and an underflow to 0 are the wanted intermediate values:
+    no warning, nor an error under the caller's ``np.errstate(all="raise")``. (The decorator form is
+    thread-safe from NumPy 2.0 on, which pyproject.toml requires.)"""
     return np.exp(z, out=z)
 
 

@@ -24,7 +24,8 @@ from ..function import _state, check_anomaly, enable_grad, no_grad
 from ..tensor import Tensor
 
 FREED = ("this part of the graph was already used by a backward pass, which freed the arrays it saved; "
-         "call backward(retain_graph=True) the first time to backpropagate through it again")
+         "call backward(retain_graph=True) the first time to backpropagate through it again (a backward "
+         "refused partway, e.g. for a tensor changed in place, has freed the part it had run)")
 
 
 def topological_order(roots, leaves: bool = False) -> list:
@@ -62,8 +63,9 @@ _sequence_nr = operator.attrgetter("_node.sequence_nr")  # tensor -> tensor._nod
 
 def sweep(roots, seeds, deliver, retain_graph=False, create_graph=False, visit=None, watched=()):
     """Backpropagate ``seeds`` (dL/droot for each root) through the graph. ``deliver(tensor, grad)``
-    receives every leaf's gradient (once per path reaching it) and the complete gradient of each op
-    output that is in ``watched`` (ids) or retains its grad.
+    receives each leaf's gradient (the sum over the paths reaching it) and the complete gradient of each
+    op output that is in ``watched`` (ids) or retains its grad (a copy of its own, as a Function's
+    backward may change its incoming gradient in place).
 
     The tensors waiting for their turn sit in a heap keyed by their node's sequence number, and the one
     whose op ran last comes out first. Every op that used a tensor ran after the op that made it, so by
@@ -71,16 +73,17 @@ def sweep(roots, seeds, deliver, retain_graph=False, create_graph=False, visit=N
     ``topological_order`` gives, reversed, found while sweeping rather than by a walk beforehand
     (PyTorch's engine also takes ready nodes by sequence number). The gradients for ``deliver`` are
     handed over only once every node has run, so a node refused on the way (freed, or its saved arrays
-    changed in place) leaves every ``.grad`` as it was.
+    changed in place) leaves every ``.grad`` as it was; the nodes that ran before it have freed their
+    saved arrays, unless ``retain_graph``, as in PyTorch.
     """
     pending = {}  # id(tensor) -> the sum of the gradients its consumers have sent so far
     queue = []  # heap of (-sequence_nr, id(tensor), tensor): the latest op first
-    delivered = []  # (tensor, gradient) pairs for deliver, once the sweep has succeeded
+    finished = {}  # id(tensor) -> (tensor, its gradient) for deliver, once the sweep has succeeded
     checking = create_graph or _state["anomaly"]  # every gradient is converted or checked, not only odd ones
     mutations = _state["mutations"]
     for root, seed in zip(roots, seeds):
         if root._node is None:
-            delivered.append((root, seed))
+            _finish(finished, root, seed)
         elif id(root) in pending:
             pending[id(root)] = _add(pending[id(root)], seed)
         else:
@@ -93,7 +96,7 @@ def sweep(roots, seeds, deliver, retain_graph=False, create_graph=False, visit=N
         if node.saved is None or node.made_at != mutations:  # freed, or something changed since
             _check_usable(tensor)
         if tensor._retains_grad or watched and key in watched:
-            delivered.append((tensor, g))
+            finished[key] = (tensor, g.copy(order="K") if type(g) is np.ndarray else g)
         input_grads = _input_grads(node, tensor, g, create_graph)
         if visit is not None:
             visit(node, g, input_grads)
@@ -106,7 +109,7 @@ def sweep(roots, seeds, deliver, retain_graph=False, create_graph=False, visit=N
                 parent_grad = _checked(node, parent, parent_grad, create_graph)  # converted, or a clear error
             parent_node = parent._node
             if parent_node is None:
-                delivered.append((parent, parent_grad))
+                _finish(finished, parent, parent_grad)
                 continue
             key = id(parent)
             if key in pending:  # the chain rule: a tensor used twice gets the sum of both gradients
@@ -116,8 +119,15 @@ def sweep(roots, seeds, deliver, retain_graph=False, create_graph=False, visit=N
                 heappush(queue, (-parent_node.sequence_nr, key, parent))
         if not retain_graph:  # release the saved arrays as soon as the node is done
             node.saved, node.inputs = None, ()
-    for tensor, g in delivered:
+    for tensor, g in finished.values():
         deliver(tensor, g)
+
+
+def _finish(finished: dict, leaf: Tensor, g):
+    """Keep a gradient for a leaf until the sweep ends, added to what earlier paths sent it (one array per
+    leaf however many paths reach it, as PyTorch accumulates)."""
+    key = id(leaf)
+    finished[key] = (leaf, _add(finished[key][1], g) if key in finished else g)
 
 
 def backward(root: Tensor, grad=None, retain_graph=None, create_graph=False, visit=None):
@@ -146,8 +156,8 @@ def _accumulate(tensor: Tensor, g: np.ndarray):
     the tensor's shape and dtype by construction, so ``._grad`` is set without the user-facing checks."""
     if tensor._node is None and tensor._requires_grad:
         tensor._grad = _as_grad(g, False, tensor._data) if tensor._grad is None else _sum(tensor._grad, g, False)
-    elif tensor._retains_grad:  # the array goes on down the sweep: the retained .grad gets a copy
-        tensor._grad = Tensor._from_op(g.copy(order="K"), None) if tensor._grad is None else _sum(tensor._grad, g, False)
+    elif tensor._retains_grad:  # (the sweep hands a retained op output a copy of its own)
+        tensor._grad = Tensor._from_op(g, None) if tensor._grad is None else _sum(tensor._grad, g, False)
 
 
 def _accumulate_recorded(tensor: Tensor, g: Tensor):
