@@ -324,8 +324,8 @@ class Tensor(PythonProtocols):
 
     def __neg__(self):
         """-x = x * -1, recorded as a product when x needs a gradient; otherwise there is nothing to record,
-        and the array is negated directly. -x of unsigned
-        integers wraps around, as in NumPy and PyTorch; -x of booleans is refused, as there."""
+        and the array is negated directly. -x of unsigned integers wraps around, as in NumPy and PyTorch;
+        -x of booleans is refused, as there."""
         if self._data.dtype.kind in "ub" or not (self._requires_grad and function.is_grad_enabled()):
             return Tensor._from_op(np.negative(self._data, out=np.empty_like(self._data)), None)  # (0-d stays an array)
         return self * -1
